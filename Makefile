@@ -1,0 +1,39 @@
+# The two commands: `make demo` runs the portal, `make test` runs the whole suite.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test install system services worker bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Run the portal at http://127.0.0.1:8000 with embedded defaults (SQLite, in-process tasks, local Stripe emulator).
+demo: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	@echo "Log in at http://127.0.0.1:8000 as casey@example.com / recert-demo-2025"
+	scripts/run-demo.sh
+
+## Install what the tests need, make sure Postgres and Redis answer, run pytest.
+test: system install services
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+system:
+	scripts/ensure-system.sh
+
+services:
+	scripts/ensure-services.sh
+
+## A Celery worker against Redis (set CELERY_BROKER_URL and DATABASE_URL first).
+worker: install
+	$(VENV)/bin/celery -A acsm_portal worker -l info -c 2
+
+clean:
+	rm -rf $(VENV) var/db.sqlite3 var/mail var/private var/static

@@ -1,0 +1,100 @@
+import secrets
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.validators import RegexValidator
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
+
+MEMBER_ID_VALIDATOR = RegexValidator(r"^\d{6}$", "A member ID is exactly six digits.")
+
+
+def new_member_id() -> str:
+    return f"{secrets.randbelow(900_000) + 100_000}"
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def _create_user(self, email, password, **extra):
+        if not email:
+            raise ValueError("An email address is required.")
+        email = self.normalize_email(email).lower()
+        # A random member ID may collide; try again a few times on the unique index.
+        for attempt in range(10):
+            user = self.model(email=email, **extra)
+            if not user.member_id:
+                user.member_id = new_member_id()
+            user.set_password(password)
+            try:
+                with transaction.atomic():
+                    user.save(using=self._db)
+                return user
+            except IntegrityError:
+                if "member_id" in extra or attempt == 9 or self.filter(email=email).exists():
+                    raise
+        raise RuntimeError("unreachable")
+
+    def get_by_natural_key(self, email):
+        return self.get(email__iexact=email.strip())
+
+    def create_user(self, email, password=None, **extra):
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra)
+
+    def create_superuser(self, email, password=None, **extra):
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        return self._create_user(email, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    email = models.EmailField("email address", unique=True)
+    first_name = models.CharField(max_length=150)
+    last_name = models.CharField(max_length=150)
+    member_id = models.CharField(
+        "member ID", max_length=6, unique=True, validators=[MEMBER_ID_VALIDATOR], editable=True
+    )
+    is_staff = models.BooleanField(default=False, help_text="Can log in to the staff admin.")
+    is_active = models.BooleanField(default=True)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["first_name", "last_name"]
+
+    class Meta:
+        ordering = ["last_name", "first_name"]
+
+    def __str__(self):
+        return f"{self.get_full_name()} <{self.email}> ({self.member_id})"
+
+    def clean(self):
+        super().clean()
+        self.email = self.__class__.objects.normalize_email(self.email).lower()
+
+    def get_full_name(self):
+        return f"{self.first_name} {self.last_name}".strip()
+
+    def get_short_name(self):
+        return self.first_name
+
+
+class BillingAddress(models.Model):
+    """The certificant's billing address, prefilled at checkout."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="billing_address")
+    line1 = models.CharField("address", max_length=200)
+    line2 = models.CharField("address line 2", max_length=200, blank=True)
+    city = models.CharField(max_length=100)
+    state = models.CharField("state / province", max_length=100, blank=True)
+    postal_code = models.CharField(max_length=20)
+    country = models.CharField(max_length=2, default="US", help_text="Two-letter country code.")
+
+    class Meta:
+        verbose_name_plural = "billing addresses"
+
+    def __str__(self):
+        return ", ".join(filter(None, [self.line1, self.line2, self.city, self.state, self.postal_code, self.country]))

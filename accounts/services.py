@@ -1,0 +1,101 @@
+"""State changes for accounts: creating certificants and inviting them."""
+
+import csv
+import io
+from dataclasses import dataclass, field
+
+from django.contrib.auth.tokens import default_token_generator
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+from .models import MEMBER_ID_VALIDATOR, User
+
+
+class AccountError(Exception):
+    """A refused account action, with a message fit for the person."""
+
+
+def password_set_path(*, user: User) -> str:
+    from django.urls import reverse
+
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    token = default_token_generator.make_token(user)
+    return reverse("password_reset_confirm", kwargs={"uidb64": uid, "token": token})
+
+
+def certificant_create(*, email: str, first_name: str, last_name: str, member_id: str = "") -> User:
+    """Create a certificant with no usable password and queue the set-password email."""
+    from .tasks import send_set_password_email
+
+    email = User.objects.normalize_email(email.strip()).lower()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise AccountError(f"'{email}' is not a valid email address.") from None
+    first_name, last_name = first_name.strip(), last_name.strip()
+    if not first_name or not last_name:
+        raise AccountError("First and last name are both required.")
+    if len(first_name) > 150 or len(last_name) > 150:
+        raise AccountError("Names are limited to 150 characters.")
+    member_id = member_id.strip()
+    if member_id:
+        try:
+            MEMBER_ID_VALIDATOR(member_id)
+        except ValidationError:
+            raise AccountError(f"Member ID '{member_id}' is not six digits.") from None
+        if User.objects.filter(member_id=member_id).exists():
+            raise AccountError(f"Member ID {member_id} already belongs to someone else.")
+    with transaction.atomic():
+        extra = {"member_id": member_id} if member_id else {}
+        user = User.objects.create_user(email=email, first_name=first_name, last_name=last_name, **extra)
+        transaction.on_commit(lambda: send_set_password_email.delay(user.pk))
+    return user
+
+
+@dataclass
+class ImportReport:
+    created: list[str] = field(default_factory=list)
+    existing: list[str] = field(default_factory=list)
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+
+IMPORT_COLUMNS = {"email", "first_name", "last_name"}
+
+
+def certificants_import(*, text: str) -> ImportReport:
+    """Create certificants from CSV text (email, first_name, last_name[, member_id]).
+
+    Idempotent by email: a known email is left as it is and not emailed again.
+    Each good row is saved on its own; bad rows are reported with their line
+    numbers (the header is line 1).
+    """
+    report = ImportReport()
+    reader = csv.DictReader(io.StringIO(text))
+    columns = {c.strip().lower() for c in (reader.fieldnames or [])}
+    missing = IMPORT_COLUMNS - columns
+    if missing:
+        raise AccountError(f"The CSV header lacks: {', '.join(sorted(missing))}.")
+    seen: set[str] = set()
+    for row in reader:
+        line = reader.line_num
+        row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items() if k}
+        email = User.objects.normalize_email(row.get("email", "")).lower()
+        if email in seen or (email and User.objects.filter(email=email).exists()):
+            report.existing.append(email)
+            continue
+        try:
+            certificant_create(
+                email=email,
+                first_name=row.get("first_name", ""),
+                last_name=row.get("last_name", ""),
+                member_id=row.get("member_id", ""),
+            )
+        except AccountError as exc:
+            report.errors.append((line, str(exc)))
+            continue
+        seen.add(email)
+        report.created.append(email)
+    return report

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CECsConfig(AppConfig):
+    name = "cecs"
+    verbose_name = "CECs"

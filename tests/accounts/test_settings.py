@@ -1,0 +1,75 @@
+"""The production mode refuses insecure defaults and passes Django's deploy checks."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+GOOD = {
+    "DJANGO_ENV": "production",
+    "SECRET_KEY": "x7#Lq9!vR2@pW4$zN8^mK1&tY6*uH3(eJ5)cB0-aG_sD=fQ+iO",
+    "DATABASE_URL": "postgres://portal@db.internal:5432/portal",
+    "ALLOWED_HOSTS": "my.example.org",
+    "CELERY_BROKER_URL": "redis://redis.internal:6379/0",
+    "STRIPE_SECRET_KEY": "sk_live_abc",
+    "STRIPE_WEBHOOK_SECRET": "whsec_abc",
+}
+
+
+def run_manage(env_overrides, *args):
+    # Start from the machine's environment without what the test settings added.
+    test_only = {"DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE", "EMAIL_BACKEND", "EMAIL_FILE_PATH",
+                 "PRIVATE_MEDIA_ROOT", "STRIPE_API_BASE", "STRIPE_JS_URL", "CELERY_QUEUE"}
+    env = {k: v for k, v in os.environ.items() if k not in GOOD and k not in test_only}
+    env.update(env_overrides)
+    env["DJANGO_SETTINGS_MODULE"] = "acsm_portal.settings"
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_production_passes_check_deploy_without_warnings():
+    result = run_manage(GOOD, "check", "--deploy", "--fail-level", "WARNING")
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+@pytest.mark.parametrize(("missing", "message"), [
+    ("SECRET_KEY", "Production needs a real SECRET_KEY"),
+    ("DATABASE_URL", "Production needs DATABASE_URL pointing at PostgreSQL."),
+    ("ALLOWED_HOSTS", "Production needs ALLOWED_HOSTS."),
+    ("CELERY_BROKER_URL", "Production needs CELERY_BROKER_URL (Redis)."),
+    ("STRIPE_WEBHOOK_SECRET", "Production needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET."),
+])
+def test_production_refuses_to_start_without(missing, message):
+    env = {k: v for k, v in GOOD.items() if k != missing}
+    result = run_manage(env, "check")
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_production_refuses_a_short_secret_and_sqlite():
+    assert "Production needs a real SECRET_KEY" in run_manage({**GOOD, "SECRET_KEY": "short"}, "check").stderr
+    result = run_manage({**GOOD, "DATABASE_URL": "sqlite:////tmp/x.sqlite3"}, "check")
+    assert "Production needs DATABASE_URL pointing at PostgreSQL." in result.stderr
+
+
+def test_development_defaults_need_no_services():
+    hidden = {"DJANGO_SETTINGS_MODULE", "DJANGO_ENV", "DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL",
+              "EMAIL_BACKEND", "EMAIL_FILE_PATH"}
+    env = {k: v for k, v in os.environ.items() if k not in hidden}
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.DATABASES['default']['ENGINE'], s.CELERY_TASK_ALWAYS_EAGER, s.EMAIL_BACKEND, s.EMAIL_FILE_PATH)"
+    )
+    env["DJANGO_SETTINGS_MODULE"] = "acsm_portal.settings"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    engine, eager, backend, mail_path = result.stdout.split()
+    assert engine == "django.db.backends.sqlite3"
+    assert eager == "True"
+    assert backend == "django.core.mail.backends.filebased.EmailBackend"
+    assert mail_path == str(ROOT / "var" / "mail")
