@@ -16,6 +16,7 @@ install: $(STAMP)
 
 ## Run the portal at http://127.0.0.1:8000 with embedded defaults (SQLite, in-process tasks, local Stripe emulator).
 demo: install
+	mkdir -p var
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	@echo "Log in at http://127.0.0.1:8000 as casey@example.com / recert-demo-2025"
