@@ -12,5 +12,6 @@ urlpatterns = [
     path("healthz", account_views.healthz, name="healthz"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("certifications.urls")),
+    path("", include("cecs.urls")),
     path("staff/", admin.site.urls),
 ]

@@ -1,0 +1,41 @@
+from django.contrib import admin
+
+from .models import Certification, CertificationType, Cycle
+
+
+@admin.register(CertificationType)
+class CertificationTypeAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "required_cecs", "renewal_fee", "late_fee", "cycle_years", "display_order")
+    list_editable = ("required_cecs", "renewal_fee", "late_fee")
+    ordering = ("display_order", "code")
+
+
+class CycleInline(admin.TabularInline):
+    model = Cycle
+    extra = 0
+    fields = ("start", "end", "state", "renewed_at")
+    readonly_fields = ("renewed_at",)
+
+
+@admin.register(Certification)
+class CertificationAdmin(admin.ModelAdmin):
+    list_display = ("user_member_id", "user", "certification_type", "first_certified_on")
+    list_filter = ("certification_type",)
+    search_fields = ("user__member_id", "user__email", "user__first_name", "user__last_name")
+    list_select_related = ("user", "certification_type")
+    autocomplete_fields = ("user",)
+    inlines = [CycleInline]
+
+    @admin.display(description="Member ID", ordering="user__member_id")
+    def user_member_id(self, obj):
+        return obj.user.member_id
+
+
+@admin.register(Cycle)
+class CycleAdmin(admin.ModelAdmin):
+    list_display = ("certification", "start", "end", "state", "renewed_at")
+    list_filter = ("state", "certification__certification_type", "end")
+    search_fields = ("certification__user__member_id", "certification__user__email", "certification__user__last_name")
+    list_select_related = ("certification__user", "certification__certification_type")
+    raw_id_fields = ("certification",)
+    show_full_result_count = False

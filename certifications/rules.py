@@ -1,0 +1,122 @@
+"""Certification rules with no I/O: cycle status, the speedometer, RENEW eligibility.
+
+Plain functions over dataclasses; ``today`` is always passed in.
+"""
+
+import enum
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import ROUND_FLOOR, Decimal
+
+from cecs.rules import format_cecs
+
+
+class Status(enum.Enum):
+    IN_PROCESS = "Recertification in Process"
+    RENEWED = "Recertified"  # renewed early; the next cycle has not started yet
+    GRACE = "Expired (grace period)"
+    LAPSED = "Lapsed"
+
+
+class CprState(enum.Enum):
+    NOT_UPLOADED = "not_uploaded"
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class Cpr:
+    state: CprState = CprState.NOT_UPLOADED
+    expires_on: date | None = None
+    reason: str = ""
+
+
+def add_years(day: date, years: int) -> date:
+    """The same calendar day ``years`` later; Feb 29 becomes Feb 28 in a common year."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+
+
+def next_cycle(*, end: date, years: int) -> tuple[date, date]:
+    """The cycle after one ending on ``end``: it starts the next day and lasts ``years`` years."""
+    start = end + timedelta(days=1)
+    return start, add_years(start, years) - timedelta(days=1)
+
+
+def grace_ends(end: date) -> date:
+    """The grace period runs from the cycle end to the first June 30 after it."""
+    june_30 = date(end.year, 6, 30)
+    return june_30 if june_30 > end else date(end.year + 1, 6, 30)
+
+
+def cycle_status(*, start: date, end: date, today: date) -> Status:
+    if today < start:
+        return Status.RENEWED
+    if today <= end:
+        return Status.IN_PROCESS
+    if today <= grace_ends(end):
+        return Status.GRACE
+    return Status.LAPSED
+
+
+@dataclass(frozen=True)
+class Speedometer:
+    percent: int
+    shown: Decimal  # min(counted, required)
+    required: int
+    total: Decimal  # every counted CEC
+
+    @property
+    def label(self) -> str:
+        return f"{format_cecs(self.shown)} of {self.required}"
+
+    @property
+    def full(self) -> bool:
+        return self.shown >= self.required
+
+
+def speedometer(*, counted: Decimal, required: int) -> Speedometer:
+    """percent = min(100, counted / required), rounded down so 100% means complete."""
+    ratio = (counted * 100 / Decimal(required)).to_integral_value(rounding=ROUND_FLOOR)
+    return Speedometer(
+        percent=int(min(Decimal(100), ratio)),
+        shown=min(counted, Decimal(required)),
+        required=required,
+        total=counted,
+    )
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    can_renew: bool
+    late: bool
+    blockers: tuple[str, ...] = field(default=())
+
+
+def renew_eligibility(*, meter: Speedometer, status: Status, cpr: Cpr, today: date) -> Eligibility:
+    """RENEW shows when credits are full, a CPR card is submitted (pending or approved,
+    not rejected) and valid today, and the cycle is still open for renewal
+    (in process, or in the grace period with a late fee)."""
+    blockers = []
+    if status is Status.RENEWED:
+        blockers.append("This certification is already renewed.")
+    if status is Status.LAPSED:
+        blockers.append("This certification has lapsed; contact us about reinstatement.")
+    if not meter.full:
+        blockers.append(f"{format_cecs(meter.required - meter.shown)} more CECs are needed.")
+    if cpr.state in (CprState.NOT_UPLOADED, CprState.REJECTED):
+        blockers.append("Upload your current CPR/AED certificate.")
+    elif cpr.expires_on is not None and cpr.expires_on < today:
+        blockers.append(f"Your CPR/AED card expired on {cpr.expires_on:%-m/%-d/%Y}; upload a current one.")
+    return Eligibility(can_renew=not blockers, late=status is Status.GRACE, blockers=tuple(blockers))
+
+
+def date_in_cycles(day: date, cycles: list[tuple[date, date]]) -> bool:
+    return any(start <= day <= end for start, end in cycles)
+
+
+def format_cycle(start: date, end: date) -> str:
+    return f"{start:%-m/%-d/%Y} - {end:%-m/%-d/%Y}"

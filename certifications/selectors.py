@@ -1,0 +1,118 @@
+"""Reads for the CEC Dashboard: a constant number of queries, whatever the ledger's size."""
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from cecs import rules as cec_rules
+from cecs.models import CECEntry, CreditFormat, YearlyCap
+
+from . import rules
+from .models import Cycle
+
+
+@dataclass(frozen=True)
+class Tile:
+    certification_id: int
+    code: str
+    name: str
+    cycle_start: date
+    cycle_end: date
+    cycle_label: str
+    status: rules.Status
+    meter: rules.Speedometer
+    cpr: rules.Cpr
+    eligibility: rules.Eligibility
+    grace_ends: date
+    late_fee: Decimal
+    renewal_fee: Decimal
+
+    @property
+    def status_label(self) -> str:
+        return self.status.value
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    entry: CECEntry
+    notes: tuple[str, ...]
+    editable: bool
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    tiles: list[Tile]
+    rows: list[LedgerRow]
+    open_cycles: list[tuple[date, date]]
+
+
+def open_cycles(*, user) -> list[Cycle]:
+    return list(
+        Cycle.objects.filter(certification__user=user, state=Cycle.State.OPEN)
+        .select_related("certification__certification_type")
+        .order_by("certification__certification_type__display_order", "certification__certification_type__code")
+    )
+
+
+def cap_rules() -> dict[str, Decimal]:
+    return dict(YearlyCap.objects.values_list("format", "max_cecs"))
+
+
+def dashboard_for(*, user, today: date, cpr_by_certification: dict[int, rules.Cpr] | None = None) -> Dashboard:
+    cycles = open_cycles(user=user)
+    caps = cap_rules()
+    cpr_by_certification = cpr_by_certification or {}
+    labels = dict(CreditFormat.choices)
+    earliest = min((c.start for c in cycles), default=today)
+    entries = list(CECEntry.objects.filter(user=user, date_earned__gte=earliest).order_by("-date_earned", "-id"))
+    credits = [cec_rules.Credit(e.id, e.date_earned, e.cecs, e.format) for e in entries]
+
+    tiles: list[Tile] = []
+    notes: dict[int, list[str]] = {e.id: [] for e in entries}
+    for cycle in cycles:
+        ctype = cycle.certification.certification_type
+        lines = cec_rules.count_credits(credits, start=cycle.start, end=cycle.end, caps=caps, format_labels=labels)
+        for line in lines:
+            if not line.note:
+                continue
+            note = (
+                f"Outside the {ctype.code} cycle ({rules.format_cycle(cycle.start, cycle.end)}): "
+                f"not counted for {ctype.code}"
+                if line.note == "Outside the cycle"
+                else line.note
+            )
+            if note not in notes[line.credit.id]:
+                notes[line.credit.id].append(note)
+        meter = rules.speedometer(counted=cec_rules.counted_total(lines), required=ctype.required_cecs)
+        status = rules.cycle_status(start=cycle.start, end=cycle.end, today=today)
+        cpr = cpr_by_certification.get(cycle.certification_id, rules.Cpr())
+        tiles.append(
+            Tile(
+                certification_id=cycle.certification_id,
+                code=ctype.code,
+                name=ctype.name,
+                cycle_start=cycle.start,
+                cycle_end=cycle.end,
+                cycle_label=rules.format_cycle(cycle.start, cycle.end),
+                status=status,
+                meter=meter,
+                cpr=cpr,
+                eligibility=rules.renew_eligibility(meter=meter, status=status, cpr=cpr, today=today),
+                grace_ends=rules.grace_ends(cycle.end),
+                late_fee=ctype.late_fee,
+                renewal_fee=ctype.renewal_fee,
+            )
+        )
+    editable_cycles = [
+        (c.start, c.end) for c in cycles
+        if rules.cycle_status(start=c.start, end=c.end, today=today) in (rules.Status.IN_PROCESS, rules.Status.GRACE)
+    ]
+    rows = [
+        LedgerRow(
+            entry=e,
+            notes=tuple(notes[e.id]),
+            editable=e.source == CECEntry.Source.SELF and rules.date_in_cycles(e.date_earned, editable_cycles),
+        )
+        for e in entries
+    ]
+    return Dashboard(tiles=tiles, rows=rows, open_cycles=[(c.start, c.end) for c in cycles])
