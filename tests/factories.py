@@ -1,3 +1,6 @@
+import datetime
+from decimal import Decimal
+
 import factory
 
 from accounts.models import User
@@ -13,3 +16,40 @@ class UserFactory(factory.django.DjangoModelFactory):
     last_name = factory.Sequence(lambda n: f"Lee{n}")
     member_id = factory.Sequence(lambda n: f"{200000 + n}")
     password = factory.django.Password("correct-horse-battery")
+
+
+def certification_type(code: str):
+    """The seeded certification types (GEI, CPT, EP, CEP) come from a data migration."""
+    from certifications.models import CertificationType
+
+    return CertificationType.objects.get(code=code)
+
+
+def certification_with_cycle(user, code="CPT", start=None, end=None):
+    """A certification of ``code`` for ``user`` with one open cycle (default 1/1/2024 - 12/31/2026)."""
+    from certifications.models import Certification, Cycle
+
+    certification = Certification.objects.create(
+        user=user, certification_type=certification_type(code), first_certified_on=datetime.date(2020, 6, 1)
+    )
+    Cycle.objects.create(
+        certification=certification, start=start or datetime.date(2024, 1, 1), end=end or datetime.date(2026, 12, 31)
+    )
+    return certification
+
+
+class CECEntryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "cecs.CECEntry"
+
+    user = factory.SubFactory(UserFactory)
+    date_earned = factory.Faker("date_between_dates", date_start=datetime.date(2024, 1, 1),
+                                date_end=datetime.date(2026, 6, 30))
+    date_reported = factory.LazyAttribute(lambda o: o.date_earned)
+    units = Decimal("2")
+    credit_type = "cec"
+    cecs = factory.LazyAttribute(lambda o: o.units)
+    course_name = factory.Sequence(lambda n: f"Course {n}")
+    provider = "ACSM"
+    format = "live"
+    source = "self"
