@@ -1,3 +1,4 @@
+import uuid
 from decimal import Decimal
 
 from django.conf import settings
@@ -68,3 +69,82 @@ class Cycle(models.Model):
 
     def __str__(self):
         return f"{self.start:%-m/%-d/%Y} - {self.end:%-m/%-d/%Y}"
+
+
+def cpr_file_name(instance: "CprUploadFile", filename: str) -> str:
+    """A random storage name; the uploaded file's own name is kept as data only, never as a path."""
+    from .uploads import EXTENSIONS
+
+    return f"cpr/{instance.key.hex}{EXTENSIONS[instance.content_type]}"
+
+
+class CprUpload(models.Model):
+    """A CPR/AED card for one certification's open cycle: a draft holding files until it is submitted, then reviewed."""
+
+    class State(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PENDING = "pending", "Submitted – pending review"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    class CardType(models.TextChoices):
+        CPR_AED = "cpr_aed", "CPR/AED"
+        BLS = "bls", "BLS"
+        ACLS = "acls", "ACLS"
+
+    certification = models.ForeignKey(Certification, on_delete=models.CASCADE, related_name="cpr_uploads")
+    cycle = models.ForeignKey(Cycle, on_delete=models.RESTRICT, related_name="cpr_uploads")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.DRAFT)
+    card_type = models.CharField(max_length=10, choices=CardType.choices, blank=True)
+    issuing_organization = models.CharField(max_length=200, blank=True)
+    expires_on = models.DateField("card expires on", null=True, blank=True)
+    skills_check_confirmed = models.BooleanField("hands-on skills check confirmed", default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    rejection_reason = models.TextField(blank=True)
+    decision_emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "CPR card upload"
+        ordering = ["submitted_at", "id"]
+        permissions = [("can_review_cpr", "Can review CPR cards")]
+        indexes = [models.Index(fields=["state", "submitted_at"], name="cpr_upload_queue")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["certification"], condition=Q(state="draft"), name="one_cpr_draft_per_certification"
+            ),
+            models.CheckConstraint(
+                condition=Q(state="draft") | Q(submitted_at__isnull=False), name="cpr_submitted_has_time"
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="rejected") | ~Q(rejection_reason=""), name="cpr_rejected_has_reason"
+            ),
+        ]
+
+    def __str__(self):
+        return f"CPR card for {self.certification} ({self.get_state_display()})"
+
+
+class CprUploadFile(models.Model):
+    """One file of a CPR/AED card (a wallet card may need its front and back)."""
+
+    upload = models.ForeignKey(CprUpload, on_delete=models.CASCADE, related_name="files")
+    key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    file = models.FileField(upload_to=cpr_file_name, max_length=120)
+    original_name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=30)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField("SHA-256", max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "CPR card file"
+        ordering = ["created_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["upload", "sha256"], name="cpr_file_once_per_upload")]
+
+    def __str__(self):
+        return self.original_name
