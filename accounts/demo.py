@@ -54,8 +54,13 @@ DEMO_CREDITS = [
 def _seed_certifications(user: User) -> None:
     from cecs.models import CECEntry
     from cecs.rules import to_cecs
+    from cecs.models import YearlyCap
+    from cecs.reference import yearly_caps_ensure
     from certifications.models import Certification, CertificationType, Cycle
+    from certifications.reference import certification_types_ensure
 
+    certification_types_ensure(CertificationType)
+    yearly_caps_ensure(YearlyCap)
     for code in ("CPT", "EP"):
         certification, _ = Certification.objects.get_or_create(
             user=user, certification_type=CertificationType.objects.get(code=code),

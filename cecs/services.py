@@ -66,12 +66,13 @@ def _checked(*, user, data: CECInput, today: date) -> Decimal:
             f"(this is {rules.format_cecs(cecs)}); report a longer course as several entries.",
             field="units",
         )
-    if not rules.is_quarter_step(cecs) or cecs != data.units * rules.CECS_PER_UNIT[data.credit_type]:
-        raise CECError(
-            f"CECs are reported in quarter steps (0.25, 0.5, 0.75 …); {data.units} "
-            f"{CreditType(data.credit_type).label} is {data.units * rules.CECS_PER_UNIT[data.credit_type]} CECs.",
-            field="units",
-        )
+    if not rules.is_quarter_step(cecs):
+        steps = "CECs are reported in quarter steps (0.25, 0.5, 0.75 …)"
+        if data.credit_type == CreditType.CEC:
+            raise CECError(f"{steps}; {rules.format_cecs(cecs)} is not one.", field="units")
+        label = CreditType(data.credit_type).label
+        raise CECError(f"{steps}; {data.units} {label} makes {rules.format_cecs(cecs)} CECs, which is not one.",
+                       field="units")
     return cecs
 
 

@@ -24,6 +24,21 @@ def browser_type_launch_args(browser_type_launch_args):
     return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium", "args": CHROMIUM_ARGS}
 
 
+@pytest.fixture(autouse=True)
+def reference_data(request, _django_db_marker):
+    """Seeded types and caps, again after a transactional test has flushed the tables."""
+    if not (request.node.get_closest_marker("django_db") or {"db", "transactional_db"} & set(request.fixturenames)):
+        return
+    request.getfixturevalue("_django_db_helper")
+    from cecs.models import YearlyCap
+    from cecs.reference import yearly_caps_ensure
+    from certifications.models import CertificationType
+    from certifications.reference import certification_types_ensure
+
+    certification_types_ensure(CertificationType)
+    yearly_caps_ensure(YearlyCap)
+
+
 @pytest.fixture
 def user(db):
     return UserFactory()

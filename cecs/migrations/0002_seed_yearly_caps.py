@@ -1,14 +1,10 @@
-from decimal import Decimal
-
 from django.db import migrations
 
-CAPS = {"teaching": Decimal("5"), "volunteering": Decimal("8"), "cpr_aed": Decimal("5")}
+from cecs.reference import yearly_caps_ensure
 
 
 def seed(apps, schema_editor):
-    YearlyCap = apps.get_model("cecs", "YearlyCap")
-    for fmt, max_cecs in CAPS.items():
-        YearlyCap.objects.get_or_create(format=fmt, defaults={"max_cecs": max_cecs})
+    yearly_caps_ensure(apps.get_model("cecs", "YearlyCap"))
 
 
 class Migration(migrations.Migration):

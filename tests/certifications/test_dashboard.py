@@ -1,0 +1,111 @@
+import re
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.demo import DEMO_CERTIFICANT, demo_seed
+from cecs.models import CECEntry
+from tests.factories import CECEntryFactory, certification_with_cycle
+
+
+def tile(html: str, name: str) -> str:
+    """The HTML of one certification tile."""
+    match = re.search(rf'<section class="box tile[^>]*>\s*<h2[^>]*>{re.escape(name)}</h2>(.*?)</section>', html, re.S)
+    assert match, f"no tile for {name}"
+    return match.group(1)
+
+
+def text(fragment: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", fragment).split())
+
+
+@pytest.mark.django_db
+class TestDemoDashboard:
+    def test_the_seed_picture(self, client):
+        demo_seed()
+        client.post(reverse("login"), {"username": DEMO_CERTIFICANT["email"], "password": DEMO_CERTIFICANT["password"]})
+        html = client.get(reverse("dashboard")).content.decode()
+        cpt = text(tile(html, "Certified Personal Trainer"))
+        ep = text(tile(html, "Certified Exercise Physiologist"))
+        for t, shown in ((cpt, "45 of 45"), (ep, "60 of 60")):
+            assert f"100% {shown}" in t
+            assert "1/1/2024 - 12/31/2026" in t
+            assert "Recertification in Process" in t
+            assert "CPR Certificate Not Uploaded" in t
+            assert "Total CECs 63" in t
+            assert ("The Renew button will appear when all credits are submitted and your updated CPR "
+                    "Certificate is uploaded.") in t
+        assert 'aria-label="Certified Personal Trainer: 100% complete, 45 of 45 CECs"' in html
+        assert "Volunteering cap of 8 CECs for 2025 reached: 8 of 10 count" in html
+        assert html.count("<tr") == 1 + 7  # header + seven credits
+        assert 'href="https://learning.example.org/"' in html
+        assert "Online Learning Platform" in html
+
+
+@pytest.mark.django_db
+class TestTiles:
+    def test_partial_speedometer_and_quarter_credits(self, user_client, user):
+        certification_with_cycle(user, "EP")
+        CECEntryFactory(user=user, date_earned=date(2025, 1, 5), units=Decimal("44.25"), cecs=Decimal("44.25"))
+        t = text(tile(user_client.get(reverse("dashboard")).content.decode(), "Certified Exercise Physiologist"))
+        assert "73% 44.25 of 60" in t
+        assert "Total CECs 44.25" in t
+
+    def test_grace_period_tile(self, user_client, user):
+        today = timezone.localdate()
+        end = today - timedelta(days=1)  # the cycle ended yesterday
+        start = end - timedelta(days=3 * 365)
+        certification_with_cycle(user, "CPT", start, end)
+        html = user_client.get(reverse("dashboard")).content.decode()
+        t = text(tile(html, "Certified Personal Trainer"))
+        assert "Expired (grace period)" in t
+        assert "with a $80.00 late fee" in t
+
+    def test_lapsed_tile_points_to_reinstatement(self, user_client, user):
+        today = timezone.localdate()
+        certification_with_cycle(user, "CPT", date(today.year - 5, 1, 1), date(today.year - 2, 12, 31))
+        t = text(tile(user_client.get(reverse("dashboard")).content.decode(), "Certified Personal Trainer"))
+        assert "Lapsed" in t
+        assert "Please contact the certification department about reinstatement." in t
+        assert "The Renew button will appear" not in t
+
+    def test_other_peoples_credits_never_show(self, user_client, user, other_user):
+        certification_with_cycle(user, "CPT")
+        CECEntryFactory(user=other_user, date_earned=date(2025, 2, 2), course_name="Someone else's course")
+        html = user_client.get(reverse("dashboard")).content.decode()
+        assert "Someone else" not in html
+        assert "0% 0 of 45" in text(tile(html, "Certified Personal Trainer"))
+
+    def test_no_certifications(self, user_client):
+        html = user_client.get(reverse("dashboard")).content.decode()
+        assert "You hold no certifications yet." in html
+
+
+def dashboard_queries(client) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(reverse("dashboard"))
+    assert response.status_code == 200
+    return len(ctx.captured_queries)
+
+
+@pytest.mark.django_db
+def test_dashboard_runs_a_constant_number_of_queries(client, user, other_user):
+    certification_with_cycle(user, "CPT")
+    CECEntryFactory.create_batch(3, user=user)
+    client.force_login(user)
+    small = dashboard_queries(client)
+
+    for code in ("GEI", "CPT", "EP", "CEP"):
+        certification_with_cycle(other_user, code)
+    CECEntry.objects.bulk_create(CECEntryFactory.build_batch(500, user=other_user))
+    client.force_login(other_user)
+    large = dashboard_queries(client)
+
+    assert small == large
+    # session, user, open cycles, caps, credits
+    assert large == 5
