@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from .models import MEMBER_ID_VALIDATOR, User
+from .models import MEMBER_ID_VALIDATOR, BillingAddress, User
 
 
 class AccountError(Exception):
@@ -99,3 +99,13 @@ def certificants_import(*, text: str) -> ImportReport:
         seen.add(email)
         report.created.append(email)
     return report
+
+
+def billing_address_save(*, user: User, line1: str, line2: str, city: str, state: str, postal_code: str,
+                         country: str) -> BillingAddress:
+    address, _ = BillingAddress.objects.update_or_create(
+        user=user,
+        defaults={"line1": line1, "line2": line2, "city": city, "state": state, "postal_code": postal_code,
+                  "country": country},
+    )
+    return address

@@ -13,5 +13,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("certifications.urls")),
     path("", include("cecs.urls")),
+    path("", include("cart.urls")),
+    path("", include("payments.urls")),
     path("staff/", admin.site.urls),
 ]

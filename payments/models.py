@@ -1,0 +1,154 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Order(models.Model):
+    """What a person buys: renewals (and late fees), with names and prices copied at placement."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending payment"
+        PAID = "paid", "Paid"
+        CANCELED = "canceled", "Canceled"
+        REFUNDED = "refunded", "Refunded"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders")
+    number = models.CharField(max_length=20, unique=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    total = models.DecimalField(max_digits=10, decimal_places=2)
+    currency = models.CharField(max_length=3, default="usd")
+    # Billing address as given at checkout (kept even if the profile changes later).
+    billing_name = models.CharField(max_length=300)
+    billing_line1 = models.CharField(max_length=200)
+    billing_line2 = models.CharField(max_length=200, blank=True)
+    billing_city = models.CharField(max_length=100)
+    billing_state = models.CharField(max_length=100, blank=True)
+    billing_postal_code = models.CharField(max_length=20)
+    billing_country = models.CharField(max_length=2)
+    created_at = models.DateTimeField(auto_now_add=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    canceled_at = models.DateTimeField(null=True, blank=True)
+    receipt_emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "state"], name="order_user_state")]
+        constraints = [models.CheckConstraint(condition=Q(total__gte=0), name="order_total_not_negative")]
+
+    def __str__(self):
+        return f"Order {self.number}"
+
+    @property
+    def billing_lines(self) -> list[str]:
+        city = " ".join(filter(None, [self.billing_city + ("," if self.billing_state else ""), self.billing_state,
+                                      self.billing_postal_code]))
+        return [x for x in [self.billing_name, self.billing_line1, self.billing_line2, city, self.billing_country] if x]
+
+
+class OrderLine(models.Model):
+    class Kind(models.TextChoices):
+        RENEWAL = "renewal", "Recertification"
+        LATE_FEE = "late_fee", "Late fee"
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    certification = models.ForeignKey("certifications.Certification", on_delete=models.PROTECT, related_name="+")
+    cycle = models.ForeignKey("certifications.Cycle", on_delete=models.PROTECT, related_name="+",
+                              help_text="The cycle this renewal closes.")
+    description = models.CharField(max_length=200)
+    unit_price = models.DecimalField(max_digits=10, decimal_places=2)
+    quantity = models.PositiveSmallIntegerField(default=1)
+    total_price = models.DecimalField(max_digits=10, decimal_places=2)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["order", "certification", "kind"], name="order_line_once")]
+
+    def __str__(self):
+        return self.description
+
+
+class Payment(models.Model):
+    """One attempt to pay an order through Stripe. State changes go through ``services.payment_transition``."""
+
+    class State(models.TextChoices):
+        CREATED = "created", "Created"
+        PROCESSING = "processing", "Processing"
+        REQUIRES_ACTION = "requires_action", "Needs authentication"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELED = "canceled", "Canceled"
+        REFUNDED = "refunded", "Refunded"
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments")
+    state = models.CharField(max_length=20, choices=State.choices, default=State.CREATED)
+    amount = models.DecimalField(max_digits=10, decimal_places=2)
+    stripe_setup_intent = models.CharField(max_length=255, blank=True)
+    stripe_payment_intent = models.CharField(max_length=255, blank=True)
+    card_brand = models.CharField(max_length=20, blank=True)
+    card_last4 = models.CharField(max_length=4, blank=True)
+    failure_message = models.CharField(max_length=500, blank=True)
+    refunded_amount = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0.00"))
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    state_changed_by = models.CharField(max_length=100, blank=True, help_text="Who or what made the last change.")
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["stripe_payment_intent"], condition=~Q(stripe_payment_intent=""), name="one_payment_per_intent"
+            ),
+            # At most one attempt in flight per order, and at most one success.
+            models.UniqueConstraint(
+                fields=["order"], condition=Q(state__in=["created", "processing", "requires_action"]),
+                name="one_open_payment_per_order",
+            ),
+            models.UniqueConstraint(
+                fields=["order"], condition=Q(state__in=["succeeded", "refunded"]), name="one_success_per_order"
+            ),
+            models.CheckConstraint(condition=Q(refunded_amount__lte=models.F("amount")), name="refund_within_amount"),
+        ]
+
+    def __str__(self):
+        return f"Payment {self.pk} for {self.order.number} ({self.state})"
+
+
+class PaymentLog(models.Model):
+    """Who moved a payment from which state to which, and when."""
+
+    payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="log")
+    from_state = models.CharField(max_length=20)
+    to_state = models.CharField(max_length=20)
+    actor = models.CharField(max_length=100)
+    note = models.CharField(max_length=500, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+
+class Refund(models.Model):
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    amount = models.DecimalField(max_digits=10, decimal_places=2)
+    stripe_refund = models.CharField(max_length=255, blank=True)
+    reason = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="refund_positive")]
+
+
+class WebhookEvent(models.Model):
+    """Each Stripe event id is handled once."""
+
+    event_id = models.CharField(max_length=255, unique=True)
+    type = models.CharField(max_length=100)
+    received_at = models.DateTimeField(auto_now_add=True)
+    outcome = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]

@@ -1,0 +1,330 @@
+"""State changes for orders and payments.
+
+The pending order exists before Stripe is called; Stripe is never called inside a
+database transaction; every Stripe call carries an idempotency key; a payment
+moves only through ``payment_transition``, which locks the row and treats a repeat
+as a no-op. Webhooks are the source of truth for "paid".
+"""
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+import stripe
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from cart.models import Cart, CartLine
+from cart.services import cart_recheck
+from certifications.models import Cycle
+from certifications.renewals import certification_renew
+
+from . import rules
+from .models import Order, OrderLine, Payment, PaymentLog, Refund
+from .stripe_gateway import client as stripe_client
+
+log = logging.getLogger(__name__)
+
+
+class PaymentError(Exception):
+    """A refused payment action, with a message fit for the person."""
+
+
+class IllegalTransition(PaymentError):
+    pass
+
+
+@dataclass(frozen=True)
+class BillingInput:
+    name: str
+    line1: str
+    line2: str
+    city: str
+    state: str
+    postal_code: str
+    country: str
+
+
+@dataclass(frozen=True)
+class ChargeOutcome:
+    state: str  # a Payment.State value
+    message: str = ""
+    client_secret: str = ""  # for requires_action: the page finishes 3-D Secure with it
+
+
+# ---------------------------------------------------------------- transitions
+
+def payment_transition(*, payment_id: int, to: str, actor: str, note: str = "", **fields) -> Payment:
+    """Move a payment to ``to`` under a row lock. A repeat is a no-op; an illegal move raises."""
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        if payment.state == to:
+            return payment
+        if not rules.can_move(payment.state, to):
+            raise IllegalTransition(f"A payment cannot go from {payment.state} to {to}.")
+        PaymentLog.objects.create(payment=payment, from_state=payment.state, to_state=to, actor=actor, note=note[:500])
+        payment.state = to
+        payment.state_changed_by = actor[:100]
+        for name, value in fields.items():
+            setattr(payment, name, value)
+        payment.save()
+        return payment
+
+
+# ---------------------------------------------------------------- placing
+
+def _new_order_number() -> str:
+    return f"R{timezone.localdate():%y}-{secrets.token_hex(3).upper()}"
+
+
+def order_place(*, user, billing: BillingInput, expected_total: Decimal, today: date) -> Order:
+    """A pending order for what is in the cart now. Placing the same cart again returns the same order.
+
+    Refused when the cart changed since the person looked at it (prices, lines) or the total
+    they were shown is not the total now.
+    """
+    checked = cart_recheck(user=user, today=today)
+    if checked.messages:
+        raise PaymentError("Your cart changed: " + " ".join(checked.messages) + " Please review it and pay again.")
+    if not checked.lines:
+        raise PaymentError("Your cart is empty.")
+    if checked.total != expected_total:
+        raise PaymentError(
+            f"The total changed from ${expected_total} to ${checked.total}. Please review your cart and pay again."
+        )
+    wanted = sorted((line.certification_id, line.kind, line.unit_price) for line in checked.lines)
+    with transaction.atomic():
+        Cart.objects.select_for_update().get(user=user)  # one placement per person at a time
+        for order in Order.objects.select_for_update().filter(user=user, state=Order.State.PENDING):
+            have = sorted((x.certification_id, x.kind, x.unit_price) for x in order.lines.all())
+            if have == wanted:
+                _set_billing(order, billing)
+                order.save()
+                return order
+            if order.payments.filter(state__in=rules.OPEN_STATES - {rules.CREATED}).exists():
+                raise PaymentError("A payment for your earlier order is still in progress; please wait a moment.")
+            order.payments.filter(state=rules.CREATED).update(state=rules.CANCELED, state_changed_by="replaced")
+            order.state, order.canceled_at = Order.State.CANCELED, timezone.now()
+            order.save(update_fields=["state", "canceled_at"])
+        cycles = dict(
+            Cycle.objects.filter(certification_id__in=[x[0] for x in wanted], state=Cycle.State.OPEN)
+            .values_list("certification_id", "id")
+        )
+        order = Order(user=user, total=checked.total, number=_new_order_number())
+        _set_billing(order, billing)
+        order.save()
+        OrderLine.objects.bulk_create([
+            OrderLine(order=order, kind=line.kind, certification_id=line.certification_id,
+                      cycle_id=cycles[line.certification_id], description=line.description,
+                      unit_price=line.unit_price, quantity=line.quantity, total_price=line.total_price)
+            for line in checked.lines
+        ])
+    return order
+
+
+def _set_billing(order: Order, billing: BillingInput) -> None:
+    order.billing_name = billing.name
+    order.billing_line1 = billing.line1
+    order.billing_line2 = billing.line2
+    order.billing_city = billing.city
+    order.billing_state = billing.state
+    order.billing_postal_code = billing.postal_code
+    order.billing_country = billing.country
+
+
+# ---------------------------------------------------------------- paying
+
+def payment_start(*, order: Order) -> tuple[Payment, str]:
+    """The open payment attempt for ``order`` (made if needed) and a SetupIntent client secret
+    with which the page collects the card. Returns no secret when a payment is already under way."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order.pk)
+        if order.state != Order.State.PENDING:
+            raise PaymentError("This order is no longer awaiting payment.")
+        payment = order.payments.filter(state__in=rules.OPEN_STATES).first()
+        if payment is None:
+            payment = Payment.objects.create(order=order, amount=order.total)
+    if payment.state != rules.CREATED:
+        return payment, ""
+    setup = stripe_client().setup_intents.create(
+        params={"usage": "on_session", "metadata": {"order": order.number, "payment": str(payment.pk)}},
+        options={"idempotency_key": f"seti-{payment.pk}-{secrets.token_hex(8)}"},
+    )
+    Payment.objects.filter(pk=payment.pk).update(stripe_setup_intent=setup.id)
+    return payment, setup.client_secret
+
+
+def payment_charge(*, payment_id: int, user, payment_method: str) -> ChargeOutcome:
+    """Charge the card the page collected. Safe under double clicks, reloads and two tabs:
+    only the request that moves the payment out of ``created`` talks to Stripe."""
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().select_related("order").get(pk=payment_id, order__user=user)
+        order = payment.order
+        if payment.state != rules.CREATED:
+            return _outcome(payment)
+        stale = order.state != Order.State.PENDING or payment.amount != order.total
+        payment_transition(payment_id=payment.pk, to=rules.FAILED if stale else rules.PROCESSING,
+                           actor=f"user:{user.pk}", failure_message="The order changed; please pay again." if stale else "")
+    if stale:
+        raise PaymentError("Your order changed; please review it and pay again.")
+    gateway = stripe_client()
+    brand, last4 = _card_details(gateway, payment_method)
+    Payment.objects.filter(pk=payment.pk).update(card_brand=brand, card_last4=last4)
+    try:
+        intent = gateway.payment_intents.create(
+            params={
+                "amount": rules.to_cents(payment.amount),
+                "currency": order.currency,
+                "payment_method": payment_method,
+                "confirm": True,
+                "metadata": {"order": order.number, "payment": str(payment.pk)},
+            },
+            options={"idempotency_key": f"pi-{payment.pk}"},
+        )
+    except stripe.CardError as exc:
+        intent_id = getattr(getattr(exc.error, "payment_intent", None), "id", "") or ""
+        message = exc.user_message or "Your card was declined."
+        payment_transition(payment_id=payment.pk, to=rules.FAILED, actor="stripe", note=message,
+                           failure_message=message, stripe_payment_intent=intent_id)
+        return ChargeOutcome(rules.FAILED, message)
+    except stripe.InvalidRequestError as exc:
+        payment_transition(payment_id=payment.pk, to=rules.FAILED, actor="stripe", note=str(exc),
+                           failure_message="The card could not be charged.")
+        return ChargeOutcome(rules.FAILED, "The card could not be charged. Please try another card.")
+    except stripe.StripeError:
+        # The charge may or may not have happened: stay in processing; the webhook settles it.
+        log.exception("Stripe did not answer for payment %s", payment.pk)
+        return ChargeOutcome(rules.PROCESSING, "We are confirming your payment with the bank; this page will update.")
+    Payment.objects.filter(pk=payment.pk).update(stripe_payment_intent=intent.id)
+    return payment_sync(payment_id=payment.pk, intent=intent, actor="stripe")
+
+
+def payment_refresh(*, payment_id: int, user) -> ChargeOutcome:
+    """Ask Stripe where a payment stands (after 3-D Secure in the page)."""
+    payment = Payment.objects.get(pk=payment_id, order__user=user)
+    if payment.state not in (rules.PROCESSING, rules.REQUIRES_ACTION) or not payment.stripe_payment_intent:
+        return _outcome(payment)
+    intent = stripe_client().payment_intents.retrieve(payment.stripe_payment_intent)
+    return payment_sync(payment_id=payment.pk, intent=intent, actor="stripe")
+
+
+def payment_sync(*, payment_id: int, intent, actor: str) -> ChargeOutcome:
+    """Bring a payment in line with its PaymentIntent as Stripe reports it."""
+    status = intent.status
+    if status == "succeeded":
+        payment_confirm(payment_id=payment_id, amount_cents=intent.amount, actor=actor)
+    elif status == "requires_action":
+        payment_transition(payment_id=payment_id, to=rules.REQUIRES_ACTION, actor=actor)
+        return ChargeOutcome(rules.REQUIRES_ACTION, client_secret=intent.client_secret)
+    elif status == "requires_payment_method":
+        error = getattr(intent, "last_payment_error", None)
+        message = (getattr(error, "message", None) if error else None) or "Your card was declined."
+        _fail_unless_settled(payment_id, message, actor)
+    elif status == "canceled":
+        _fail_unless_settled(payment_id, "The payment was canceled.", actor, to=rules.CANCELED)
+    return _outcome(Payment.objects.get(pk=payment_id))
+
+
+def _fail_unless_settled(payment_id: int, message: str, actor: str, to: str = rules.FAILED) -> None:
+    try:
+        payment_transition(payment_id=payment_id, to=to, actor=actor, note=message, failure_message=message[:500])
+    except IllegalTransition:
+        pass  # already succeeded or refunded: a late failure report changes nothing
+
+
+def payment_confirm(*, payment_id: int, amount_cents: int, actor: str) -> Payment:
+    """Stripe says the money arrived: mark the payment and order paid and renew, once."""
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().select_related("order").get(pk=payment_id)
+        if payment.state in (rules.SUCCEEDED, rules.REFUNDED):
+            return payment
+        if amount_cents != rules.to_cents(payment.amount):
+            log.error("Payment %s: Stripe charged %s cents, expected %s", payment.pk, amount_cents,
+                      rules.to_cents(payment.amount))
+            raise PaymentError(f"Amount mismatch on payment {payment.pk}: {amount_cents} cents charged.")
+        order = Order.objects.select_for_update().get(pk=payment.order_id)
+        if order.payments.filter(state=rules.SUCCEEDED).exclude(pk=payment.pk).exists():
+            log.error("Order %s was charged twice (payment %s); refund the second charge", order.number, payment.pk)
+        try:
+            with transaction.atomic():
+                payment_transition(payment_id=payment.pk, to=rules.SUCCEEDED, actor=actor)
+        except IntegrityError:
+            raise PaymentError(f"Order {order.number} is already paid.") from None
+        if order.state != Order.State.PAID:
+            order.state, order.paid_at = Order.State.PAID, timezone.now()
+            order.save(update_fields=["state", "paid_at"])
+            for line in order.lines.filter(kind=OrderLine.Kind.RENEWAL):
+                certification_renew(cycle_id=line.cycle_id, order_line_id=line.pk)
+            CartLine.objects.filter(
+                cart__user=order.user, certification_id__in=order.lines.values("certification_id")
+            ).delete()
+            transaction.on_commit(lambda: _after_paid(order.pk))
+        return Payment.objects.get(pk=payment.pk)
+
+
+def _after_paid(order_id: int) -> None:
+    from .tasks import order_receipt_email
+
+    order_receipt_email.delay(order_id)
+
+
+def _outcome(payment: Payment) -> ChargeOutcome:
+    messages = {
+        rules.SUCCEEDED: "Payment received.",
+        rules.PROCESSING: "Your payment is being processed.",
+        rules.REQUIRES_ACTION: "Your bank asks you to confirm this payment.",
+        rules.FAILED: payment.failure_message or "The payment failed.",
+        rules.CANCELED: "The payment was canceled.",
+        rules.CREATED: "",
+        rules.REFUNDED: "This payment was refunded.",
+    }
+    return ChargeOutcome(payment.state, messages[payment.state])
+
+
+def _card_details(gateway, payment_method: str) -> tuple[str, str]:
+    try:
+        method = gateway.payment_methods.retrieve(payment_method)
+    except stripe.StripeError:
+        return "", ""
+    card = getattr(method, "card", None)
+    return (getattr(card, "brand", "") or "", getattr(card, "last4", "") or "") if card else ("", "")
+
+
+# ---------------------------------------------------------------- refunds
+
+def payment_refund(*, payment_id: int, amount: Decimal, by, reason: str = "") -> Refund:
+    """Refund up to what is left of a payment, through Stripe, recording who did it."""
+    if amount <= 0:
+        raise PaymentError("A refund must be more than $0.00.")
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        if payment.state != rules.SUCCEEDED:
+            raise PaymentError(f"Only a succeeded payment can be refunded (this one is {payment.state}).")
+        left = payment.amount - payment.refunded_amount
+        if amount > left:
+            raise PaymentError(f"A refund of ${amount} is more than the ${left} left to refund.")
+        payment.refunded_amount += amount
+        payment.save(update_fields=["refunded_amount"])
+        refund = Refund.objects.create(payment=payment, amount=amount, reason=reason[:300], created_by=by)
+    try:
+        result = stripe_client().refunds.create(
+            params={"payment_intent": payment.stripe_payment_intent, "amount": rules.to_cents(amount)},
+            options={"idempotency_key": f"refund-{refund.pk}"},
+        )
+    except stripe.StripeError as exc:
+        with transaction.atomic():
+            payment = Payment.objects.select_for_update().get(pk=payment_id)
+            payment.refunded_amount -= amount
+            payment.save(update_fields=["refunded_amount"])
+            refund.delete()
+        raise PaymentError(f"Stripe refused the refund: {exc.user_message or exc}") from exc
+    Refund.objects.filter(pk=refund.pk).update(stripe_refund=result.id)
+    refund.stripe_refund = result.id
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        if payment.refunded_amount == payment.amount:
+            payment_transition(payment_id=payment.pk, to=rules.REFUNDED, actor=f"staff:{by.pk}", note=reason)
+            Order.objects.filter(pk=payment.order_id).update(state=Order.State.REFUNDED)
+    return refund
