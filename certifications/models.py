@@ -148,3 +148,13 @@ class CprUploadFile(models.Model):
 
     def __str__(self):
         return self.original_name
+
+    @property
+    def size_label(self) -> str:
+        from .uploads import format_size
+
+        return format_size(self.size)
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")

@@ -8,7 +8,7 @@ from cecs import rules as cec_rules
 from cecs.models import CECEntry, CreditFormat, YearlyCap
 
 from . import rules
-from .models import Cycle
+from .models import Certification, CprUpload, CprUploadFile, Cycle
 
 
 @dataclass(frozen=True)
@@ -116,3 +116,75 @@ def dashboard_for(*, user, today: date, cpr_by_certification: dict[int, rules.Cp
         for e in entries
     ]
     return Dashboard(tiles=tiles, rows=rows, open_cycles=[(c.start, c.end) for c in cycles])
+
+
+# CPR/AED cards ----------------------------------------------------------------
+
+_CPR_STATES = {
+    "pending": rules.CprState.PENDING,
+    "approved": rules.CprState.APPROVED,
+    "rejected": rules.CprState.REJECTED,
+}
+
+
+def cpr_by_certification(*, user) -> dict[int, rules.Cpr]:
+    """For each of the user's certifications, the latest submitted card of its open cycle (one query)."""
+    found: dict[int, rules.Cpr] = {}
+    latest_first = (
+        CprUpload.objects.filter(certification__user=user, cycle__state=Cycle.State.OPEN)
+        .exclude(state=CprUpload.State.DRAFT)
+        .order_by("certification_id", "-submitted_at", "-id")
+        .values_list("certification_id", "state", "expires_on", "rejection_reason")
+    )
+    for certification_id, state, expires_on, reason in latest_first:
+        found.setdefault(certification_id, rules.Cpr(state=_CPR_STATES[state], expires_on=expires_on, reason=reason))
+    return found
+
+
+def certification_for(*, user, certification_id: int) -> Certification | None:
+    """The user's own certification, or None (another person's answers the same as a missing one)."""
+    return (
+        Certification.objects.select_related("certification_type", "user")
+        .filter(pk=certification_id, user=user)
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class CprMaintenance:
+    certification: Certification
+    draft_files: list[CprUploadFile]
+    latest: CprUpload | None  # the latest submitted CprUpload of the open cycle, or None
+    cpr: rules.Cpr
+
+
+def cpr_maintenance_for(*, certification: Certification) -> CprMaintenance:
+    draft_files = list(
+        CprUploadFile.objects.filter(upload__certification=certification, upload__state=CprUpload.State.DRAFT)
+    )
+    latest = (
+        CprUpload.objects.filter(certification=certification, cycle__state=Cycle.State.OPEN)
+        .exclude(state=CprUpload.State.DRAFT)
+        .order_by("-submitted_at", "-id")
+        .first()
+    )
+    cpr = (
+        rules.Cpr(state=_CPR_STATES[latest.state], expires_on=latest.expires_on, reason=latest.rejection_reason)
+        if latest else rules.Cpr()
+    )
+    return CprMaintenance(certification=certification, draft_files=draft_files, latest=latest, cpr=cpr)
+
+
+def cpr_file_for(*, user, key) -> CprUploadFile | None:
+    """A CPR card file the user may open: their own (draft or submitted), or any submitted one for a reviewer."""
+    found = CprUploadFile.objects.select_related("upload__certification").filter(key=key).first()
+    if found is None:
+        return None
+    if found.upload.certification.user_id == user.pk:
+        return found
+    if (
+        found.upload.state != CprUpload.State.DRAFT
+        and user.is_active and user.is_staff and user.has_perm("certifications.can_review_cpr")
+    ):
+        return found
+    return None

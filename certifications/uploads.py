@@ -92,9 +92,7 @@ def check_file(*, name: str, data: bytes) -> CheckedFile:
     if not data:
         raise UploadRefused(f"“{shown}” is empty.")
     if len(data) > MAX_FILE_BYTES:
-        raise UploadRefused(
-            f"“{shown}” is {len(data):,} bytes; each file may be at most 10 MB ({MAX_FILE_BYTES:,} bytes)."
-        )
+        raise UploadRefused(f"“{shown}” is larger than 10 MB ({MAX_FILE_BYTES:,} bytes), the most a file may be.")
     kind = sniff(data)
     if kind is None:
         raise UploadRefused(f"“{shown}” is not a PDF, JPEG or PNG file.")

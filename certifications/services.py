@@ -1,0 +1,255 @@
+"""State changes for certifications: CPR/AED card uploads and their review.
+
+A certificant's files collect in one draft per certification until Submit; a
+submitted card is pending until staff approve or reject it. Every move goes
+through ``_cpr_transition``, which locks the row, treats a repeat as a no-op and
+refuses an illegal move.
+"""
+
+import resource
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from . import uploads
+from .models import Certification, CprUpload, CprUploadFile, Cycle
+
+REVIEW_PERMISSION = "certifications.can_review_cpr"
+MAX_CARD_YEARS = 5
+MAX_REASON_LENGTH = 500
+
+State = CprUpload.State
+TRANSITIONS: dict[str, set[str]] = {
+    State.DRAFT: {State.PENDING},
+    State.PENDING: {State.APPROVED, State.REJECTED},
+}
+
+
+class CprError(Exception):
+    """A refused CPR card action; ``field`` names the form field it belongs to, if any."""
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+@dataclass(frozen=True)
+class CardDetails:
+    card_type: str
+    issuing_organization: str
+    expires_on: date
+    skills_check_confirmed: bool
+
+
+def _open_cycle(certification: Certification) -> Cycle:
+    cycle = Cycle.objects.filter(certification=certification, state=Cycle.State.OPEN).first()
+    if cycle is None:
+        raise CprError("This certification has no open cycle; please contact the certification department.")
+    return cycle
+
+
+def _draft_locked(*, certification: Certification, create: bool) -> CprUpload | None:
+    """The certification's draft, locked for this transaction; created first if asked and missing."""
+    draft = CprUpload.objects.select_for_update().filter(certification=certification, state=State.DRAFT).first()
+    if draft is None and create:
+        try:
+            with transaction.atomic():
+                CprUpload.objects.create(certification=certification, cycle=_open_cycle(certification))
+        except IntegrityError:
+            pass  # another request created it a moment ago
+        draft = CprUpload.objects.select_for_update().get(certification=certification, state=State.DRAFT)
+    return draft
+
+
+def _owned(*, certification: Certification, user) -> None:
+    if certification.user_id != user.pk:
+        raise CprError("This certification belongs to someone else.")
+
+
+def cpr_upload_add_file(*, certification: Certification, user, name: str, data: bytes) -> CprUploadFile:
+    """Check one file by its content and add it to the certification's draft (created if needed)."""
+    _owned(certification=certification, user=user)
+    try:
+        checked = uploads.check_file(name=name, data=data)
+    except uploads.UploadRefused as exc:
+        raise CprError(exc.message, field="files") from None
+    with transaction.atomic():
+        draft = _draft_locked(certification=certification, create=True)
+        names = list(draft.files.values_list("sha256", "original_name"))
+        same = [shown for sha, shown in names if sha == checked.sha256]
+        if same:
+            raise CprError(f"“{checked.name}” is already uploaded (as “{same[0]}”).", field="files")
+        if len(names) >= uploads.MAX_FILES:
+            raise CprError(
+                f"A CPR card upload holds at most {uploads.MAX_FILES} files; “{checked.name}” was not added. "
+                "Use Remove All to start again.",
+                field="files",
+            )
+        stored = CprUploadFile(
+            upload=draft, original_name=checked.name, content_type=checked.content_type,
+            size=checked.size, sha256=checked.sha256,
+        )
+        stored.file.save("upload", ContentFile(checked.data), save=False)
+        try:
+            stored.save()
+        except Exception:
+            default_storage.delete(stored.file.name)
+            raise
+    return stored
+
+
+def cpr_upload_discard(*, certification: Certification, user) -> int:
+    """Remove All: delete the draft and its files. Returns how many files were removed."""
+    _owned(certification=certification, user=user)
+    with transaction.atomic():
+        draft = _draft_locked(certification=certification, create=False)
+        if draft is None:
+            return 0
+        names = list(draft.files.values_list("file", flat=True))
+        draft.delete()
+        transaction.on_commit(lambda: [default_storage.delete(n) for n in names])
+    return len(names)
+
+
+def _check_details(*, details: CardDetails, today: date) -> None:
+    if details.card_type not in CprUpload.CardType.values:
+        raise CprError("Choose the card type from the list.", field="card_type")
+    if not details.issuing_organization.strip():
+        raise CprError("Enter the organization that issued the card.", field="issuing_organization")
+    if details.expires_on < today:
+        raise CprError(
+            f"This card expired on {details.expires_on:%-m/%-d/%Y}; upload a current CPR/AED card "
+            f"(today is {today:%-m/%-d/%Y}).",
+            field="expires_on",
+        )
+    if details.expires_on.year > today.year + MAX_CARD_YEARS:
+        raise CprError(
+            f"CPR/AED cards are valid for a few years at most; check the expiry date "
+            f"({details.expires_on:%-m/%-d/%Y}).",
+            field="expires_on",
+        )
+    if not details.skills_check_confirmed:
+        raise CprError(
+            "Only courses with a hands-on skills check are accepted; confirm that yours had one.",
+            field="skills_check_confirmed",
+        )
+
+
+def cpr_upload_submit(*, certification: Certification, user, details: CardDetails, today: date) -> CprUpload:
+    """Submit the draft with the card's details; it then waits for staff review."""
+    _owned(certification=certification, user=user)
+    _check_details(details=details, today=today)
+    with transaction.atomic():
+        draft = _draft_locked(certification=certification, create=False)
+        if draft is None or not draft.files.exists():
+            raise CprError("Upload at least one file of your card (front, and back if it has one) before you submit.",
+                           field="files")
+        draft.cycle = _open_cycle(certification)
+        draft.card_type = details.card_type
+        draft.issuing_organization = " ".join(details.issuing_organization.split())
+        draft.expires_on = details.expires_on
+        draft.skills_check_confirmed = details.skills_check_confirmed
+        draft.save(update_fields=["cycle", "card_type", "issuing_organization", "expires_on",
+                                  "skills_check_confirmed"])
+        upload, _ = _cpr_transition(upload_id=draft.pk, to=State.PENDING, by=user)
+    return upload
+
+
+def _check_reviewer(reviewer) -> None:
+    if not reviewer.is_active or not reviewer.is_staff or not reviewer.has_perm(REVIEW_PERMISSION):
+        raise CprError("You need the “Can review CPR cards” permission to review CPR cards.")
+
+
+def cpr_upload_approve(*, upload: CprUpload, reviewer) -> tuple[CprUpload, bool]:
+    """Approve a pending card. Returns the upload and whether this call changed it (a repeat does not)."""
+    _check_reviewer(reviewer)
+    return _cpr_transition(upload_id=upload.pk, to=State.APPROVED, by=reviewer)
+
+
+def cpr_upload_reject(*, upload: CprUpload, reviewer, reason: str) -> tuple[CprUpload, bool]:
+    """Reject a pending card with a reason the certificant will read. A repeat is a no-op."""
+    _check_reviewer(reviewer)
+    reason = reason.strip()
+    if not reason:
+        raise CprError("Give the reason for the rejection; the certificant reads it.", field="reason")
+    if len(reason) > MAX_REASON_LENGTH:
+        raise CprError(f"Keep the reason under {MAX_REASON_LENGTH} characters (it has {len(reason)}).",
+                       field="reason")
+    return _cpr_transition(upload_id=upload.pk, to=State.REJECTED, by=reviewer, reason=reason)
+
+
+_VERBS = {State.PENDING: "submitted", State.APPROVED: "approved", State.REJECTED: "rejected"}
+
+
+def _cpr_transition(*, upload_id: int, to: str, by, reason: str = "") -> tuple[CprUpload, bool]:
+    from .tasks import send_cpr_decision_email
+
+    with transaction.atomic():
+        upload = CprUpload.objects.select_for_update().get(pk=upload_id)
+        if upload.state == to:
+            return upload, False
+        if to not in TRANSITIONS.get(upload.state, set()):
+            raise CprError(
+                f"This CPR card is {upload.get_state_display().lower()}; it cannot be {_VERBS[to]} now."
+            )
+        now = timezone.now()
+        upload.state = to
+        if to == State.PENDING:
+            upload.submitted_at = now
+        else:
+            upload.reviewed_at = now
+            upload.reviewed_by = by
+            upload.rejection_reason = reason
+            transaction.on_commit(lambda: send_cpr_decision_email.delay(upload.pk))
+        upload.save(update_fields=["state", "submitted_at", "reviewed_at", "reviewed_by", "rejection_reason"])
+    return upload, True
+
+
+PREVIEW_WIDTH = 900
+
+
+def _render_pdf_first_page(data: bytes) -> bytes | None:
+    """The first page of a PDF as PNG, by poppler's ``pdftoppm`` in a time- and memory-limited child process."""
+    def limits():
+        resource.setrlimit(resource.RLIMIT_CPU, (20, 20))
+        resource.setrlimit(resource.RLIMIT_AS, (1024 * 1024 * 1024, 1024 * 1024 * 1024))
+
+    with tempfile.TemporaryDirectory(prefix="cpr-preview-") as tmp:
+        source = Path(tmp) / "card.pdf"
+        source.write_bytes(data)
+        try:
+            subprocess.run(
+                ["pdftoppm", "-png", "-f", "1", "-l", "1", "-singlefile", "-scale-to", str(PREVIEW_WIDTH),
+                 str(source), str(Path(tmp) / "page")],
+                check=True, timeout=30, capture_output=True, preexec_fn=limits,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        page = Path(tmp) / "page.png"
+        return page.read_bytes() if page.exists() else None
+
+
+def cpr_file_preview(*, stored: CprUploadFile) -> tuple[bytes, str] | None:
+    """An image staff can look at inline: the image itself, or a PDF's first page rendered once and kept."""
+    if stored.is_image:
+        with stored.file.open("rb") as fh:
+            return fh.read(), stored.content_type
+    name = f"cpr-previews/{stored.key.hex}.png"
+    if default_storage.exists(name):
+        with default_storage.open(name, "rb") as fh:
+            return fh.read(), "image/png"
+    with stored.file.open("rb") as fh:
+        png = _render_pdf_first_page(fh.read())
+    if png is None:
+        return None
+    if not default_storage.exists(name):
+        default_storage.save(name, ContentFile(png))
+    return png, "image/png"
