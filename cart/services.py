@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from certifications.models import Certification
-from certifications.selectors import dashboard_for
+from certifications.selectors import cpr_by_certification, dashboard_for
 
 from .models import Cart, CartLine
 
@@ -35,8 +35,12 @@ def _locked_cart(*, user) -> Cart:
     return Cart.objects.select_for_update().get(pk=cart.pk)
 
 
+def _tiles(*, user, today: date):
+    return dashboard_for(user=user, today=today, cpr_by_certification=cpr_by_certification(user=user)).tiles
+
+
 def _tile(*, user, certification_id: int, today: date):
-    for tile in dashboard_for(user=user, today=today).tiles:
+    for tile in _tiles(user=user, today=today):
         if tile.certification_id == certification_id:
             return tile
     return None
@@ -78,7 +82,7 @@ def cart_recheck(*, user, today: date) -> Recheck:
     add or drop late fees as the grace period begins or the renewal is no longer late,
     and take up price changes. Each change is explained in ``messages``."""
     messages: list[str] = []
-    tiles = {tile.certification_id: tile for tile in dashboard_for(user=user, today=today).tiles}
+    tiles = {tile.certification_id: tile for tile in _tiles(user=user, today=today)}
     with transaction.atomic():
         cart = _locked_cart(user=user)
         lines = list(cart.lines.select_related("certification__certification_type"))

@@ -136,3 +136,50 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
 def worker_mail(celery_worker):
     celery_worker.clear()
     return celery_worker
+
+
+STRIPE_PORT = 8421
+
+
+@pytest.fixture(scope="session")
+def localstripe():
+    """A real local Stripe emulator (localstripe) for the whole run; tests talk to it through `stripe`."""
+    import urllib.request
+
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "localstripe"), "--port", str(STRIPE_PORT),
+                             "--from-scratch"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{STRIPE_PORT}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{base}/js.stripe.com/v3/", timeout=1).read()
+            break
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError("localstripe exited") from None
+            time.sleep(0.1)
+    else:
+        proc.kill()
+        raise RuntimeError("localstripe did not start")
+    assert settings.STRIPE_API_BASE == base
+    yield base
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def stripe_webhook_register(base: str, url: str, name: str = "portal") -> None:
+    """Ask the emulator to send signed payment events to ``url``."""
+    import json
+    import urllib.request
+
+    body = json.dumps({"url": url, "secret": settings.STRIPE_WEBHOOK_SECRET,
+                       "events": ["payment_intent.succeeded", "payment_intent.payment_failed"]}).encode()
+    request = urllib.request.Request(f"{base}/_config/webhooks/{name}", data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(request, timeout=5).read()
+
+
+def stripe_webhooks_clear(base: str) -> None:
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"{base}/_config/data", method="DELETE"), timeout=5).read()

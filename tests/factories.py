@@ -53,3 +53,23 @@ class CECEntryFactory(factory.django.DjangoModelFactory):
     provider = "ACSM"
     format = "live"
     source = "self"
+
+
+def renewable_certification(user, code="CPT", start=None, end=None, cpr_state="approved", cpr_expires=None):
+    """A certification whose credits are full and whose CPR card is submitted: its tile shows RENEW."""
+    from django.utils import timezone
+
+    from certifications.models import CprUpload
+
+    certification = certification_with_cycle(user, code, start, end)
+    cycle = certification.cycles.get(state="open")
+    required = certification.certification_type.required_cecs
+    CECEntryFactory(user=user, date_earned=cycle.start, units=Decimal(required), cecs=Decimal(required),
+                    course_name=f"{code} full credits", format="live")
+    CprUpload.objects.create(
+        certification=certification, cycle=cycle, state=cpr_state, card_type="cpr_aed",
+        issuing_organization="American Red Cross", skills_check_confirmed=True,
+        expires_on=cpr_expires or timezone.localdate() + datetime.timedelta(days=365),
+        submitted_at=timezone.now(), rejection_reason="Unreadable" if cpr_state == "rejected" else "",
+    )
+    return certification
