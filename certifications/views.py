@@ -11,6 +11,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from cart.selectors import renewals_in_cart
 from cecs.forms import CECForm
 
 from . import uploads
@@ -35,6 +36,7 @@ def dashboard(request):
     board = dashboard_for(user=request.user, today=today, cpr_by_certification=cpr_by_certification(user=request.user))
     return render(request, "certifications/dashboard.html", {
         "board": board,
+        "in_cart": renewals_in_cart(user=request.user),
         "report_form": CECForm(),
         "learning_url": settings.ONLINE_LEARNING_PLATFORM_URL,
         "today": today,

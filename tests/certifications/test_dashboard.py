@@ -107,5 +107,33 @@ def test_dashboard_runs_a_constant_number_of_queries(client, user, other_user):
     large = dashboard_queries(client)
 
     assert small == large
-    # session, user, open cycles, caps, credits
-    assert large == 5
+    # session, user, open cycles, caps, credits, CPR cards, cart
+    assert large == 7
+
+
+@pytest.mark.django_db
+class TestRenewOnTile:
+    def test_renew_shows_when_eligible_and_in_cart_after(self, user_client, user):
+        from tests.factories import renewable_certification
+
+        today = timezone.localdate()
+        cert = renewable_certification(user, "CPT", date(today.year - 1, 1, 1), date(today.year + 1, 12, 31))
+        html = user_client.get(reverse("dashboard")).content.decode()
+        t = tile(html, "Certified Personal Trainer")
+        assert f'action="{reverse("cart_renew", args=[cert.pk])}"' in t
+        assert "RENEW" in text(t)
+        assert "The Renew button will appear" not in t
+        user_client.post(reverse("cart_renew", args=[cert.pk]))
+        html = user_client.get(reverse("dashboard")).content.decode()
+        t = tile(html, "Certified Personal Trainer")
+        assert "In cart" in text(t)
+        assert f'action="{reverse("cart_remove", args=[cert.pk])}"' in t
+        assert 'aria-label="Remove CPT renewal from cart"' in t
+        assert "1 renewal in your cart" in html
+
+    def test_no_renew_without_cpr(self, user_client, user):
+        certification_with_cycle(user, "CPT")
+        CECEntryFactory(user=user, date_earned=date(2025, 1, 5), units=Decimal("45"), cecs=Decimal("45"))
+        t = tile(user_client.get(reverse("dashboard")).content.decode(), "Certified Personal Trainer")
+        assert "RENEW" not in text(t)
+        assert "The Renew button will appear" in text(t)
