@@ -158,3 +158,28 @@ class CprUploadFile(models.Model):
     @property
     def is_image(self) -> bool:
         return self.content_type.startswith("image/")
+
+
+def certificate_file_name(instance, filename: str) -> str:
+    """A fixed name per certificate, so rendering twice writes the same file."""
+    return f"certificates/{instance.number}.pdf"
+
+
+class Certificate(models.Model):
+    """The certificate issued when a certification is renewed, for the cycle it opens."""
+
+    certification = models.ForeignKey(Certification, on_delete=models.CASCADE, related_name="certificates")
+    cycle = models.OneToOneField(Cycle, on_delete=models.PROTECT, related_name="certificate")
+    number = models.CharField(max_length=30, unique=True)
+    holder_name = models.CharField(max_length=300)
+    certification_name = models.CharField(max_length=120)
+    issued_on = models.DateField()
+    valid_through = models.DateField()
+    pdf = models.FileField(upload_to=certificate_file_name, blank=True, max_length=120)
+    rendered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-issued_on", "-id"]
+
+    def __str__(self):
+        return f"Certificate {self.number}"

@@ -6,11 +6,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import rules
+from .certificates import certificate_issue
 from .models import Cycle
 
 
 def certification_renew(*, cycle_id: int, order_line_id: int | None = None) -> Cycle:
-    """Close ``cycle_id`` as renewed and open the next one. Renewing the same cycle twice is a no-op:
+    """Close ``cycle_id`` as renewed, open the next one and issue its certificate. Renewing the same cycle twice is a no-op:
     the cycle already moved on, and its successor is returned."""
     with transaction.atomic():
         cycle = Cycle.objects.select_for_update().select_related("certification__certification_type").get(pk=cycle_id)
@@ -19,4 +20,6 @@ def certification_renew(*, cycle_id: int, order_line_id: int | None = None) -> C
         cycle.state, cycle.renewed_at = Cycle.State.RENEWED, timezone.now()
         cycle.save(update_fields=["state", "renewed_at"])
         start, end = rules.next_cycle(end=cycle.end, years=cycle.certification.certification_type.cycle_years)
-        return Cycle.objects.create(certification_id=cycle.certification_id, start=start, end=end)
+        new = Cycle.objects.create(certification_id=cycle.certification_id, start=start, end=end)
+        certificate_issue(cycle=new, today=timezone.localdate())
+        return new

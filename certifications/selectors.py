@@ -8,7 +8,7 @@ from cecs import rules as cec_rules
 from cecs.models import CECEntry, CreditFormat, YearlyCap
 
 from . import rules
-from .models import Certification, CprUpload, CprUploadFile, Cycle
+from .models import Certificate, Certification, CprUpload, CprUploadFile, Cycle
 
 
 @dataclass(frozen=True)
@@ -188,3 +188,20 @@ def cpr_file_for(*, user, key) -> CprUploadFile | None:
     ):
         return found
     return None
+
+
+def latest_certificates(*, user) -> dict[int, "Certificate"]:
+    """Each certification's newest certificate (one query)."""
+    found: dict[int, Certificate] = {}
+    for certificate in Certificate.objects.filter(certification__user=user).order_by("certification_id", "-issued_on",
+                                                                                     "-id"):
+        found.setdefault(certificate.certification_id, certificate)
+    return found
+
+
+def certificate_for(*, user, number: str) -> "Certificate | None":
+    """A certificate its holder may open, or any certificate for staff who may view certificates."""
+    certificates = Certificate.objects.select_related("certification__user")
+    if not (user.is_staff and user.has_perm("certifications.view_certificate")):
+        certificates = certificates.filter(certification__user=user)
+    return certificates.filter(number=number).first()

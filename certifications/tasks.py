@@ -51,3 +51,12 @@ def send_cpr_decision_email(self, upload_id: int) -> str:
         upload.decision_emailed_at = timezone.now()
         upload.save(update_fields=["decision_emailed_at"])
     return "sent"
+
+
+@shared_task(bind=True, acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=6)
+def certificate_render_task(self, certificate_id: int) -> str:
+    """Render a new certificate's PDF; the download renders on demand if this has not run yet."""
+    from .certificates import certificate_render
+
+    certificate = certificate_render(certificate_id=certificate_id)
+    return certificate.pdf.name

@@ -15,6 +15,7 @@ from cart.selectors import renewals_in_cart
 from cecs.forms import CECForm
 
 from . import uploads
+from .certificates import certificate_render
 from .forms import CprDetailsForm
 from .models import CprUploadFile
 from .selectors import (
@@ -22,7 +23,9 @@ from .selectors import (
     cpr_by_certification,
     cpr_file_for,
     cpr_maintenance_for,
+    certificate_for,
     dashboard_for,
+    latest_certificates,
 )
 from .services import CprError, cpr_upload_add_file, cpr_upload_discard, cpr_upload_submit
 
@@ -37,6 +40,7 @@ def dashboard(request):
     return render(request, "certifications/dashboard.html", {
         "board": board,
         "in_cart": renewals_in_cart(user=request.user),
+        "certificates": latest_certificates(user=request.user),
         "report_form": CECForm(),
         "learning_url": settings.ONLINE_LEARNING_PLATFORM_URL,
         "today": today,
@@ -200,4 +204,18 @@ def file_response(found: CprUploadFile, *, as_attachment: bool, content=None, co
     response["Cache-Control"] = "private, no-store"
     response["Referrer-Policy"] = "no-referrer"
     response["Cross-Origin-Resource-Policy"] = "same-origin"
+    return response
+
+
+@require_GET
+def certificate_download(request, number: str):
+    """The certificate PDF, for its holder (and staff); rendered now if the worker has not done it yet."""
+    certificate = certificate_for(user=request.user, number=number)
+    if certificate is None:
+        raise Http404("No such certificate.")
+    certificate = certificate_render(certificate_id=certificate.pk)
+    response = FileResponse(certificate.pdf.open("rb"), content_type="application/pdf", as_attachment=True,
+                            filename=f"certificate-{certificate.number}.pdf")
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
     return response

@@ -107,8 +107,8 @@ def test_dashboard_runs_a_constant_number_of_queries(client, user, other_user):
     large = dashboard_queries(client)
 
     assert small == large
-    # session, user, open cycles, caps, credits, CPR cards, cart
-    assert large == 7
+    # session, user, open cycles, caps, credits, CPR cards, cart, certificates
+    assert large == 8
 
 
 @pytest.mark.django_db

@@ -1,0 +1,62 @@
+"""Certificates: issue one when a cycle is renewed, render it as a PDF once."""
+
+import secrets
+from datetime import date
+
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from acsm_portal.pdf import pdf_from_html
+
+from .models import Certificate, Cycle, certificate_file_name
+
+
+def certificate_issue(*, cycle: Cycle, today: date) -> Certificate:
+    """The certificate for ``cycle`` (the cycle a renewal opened). Issuing twice returns the first one."""
+    existing = Certificate.objects.filter(cycle=cycle).first()
+    if existing:
+        return existing
+    certification = cycle.certification
+    ctype = certification.certification_type
+    certificate = Certificate.objects.create(
+        certification=certification,
+        cycle=cycle,
+        number=f"{ctype.code}-{cycle.start:%Y}-{secrets.randbelow(900_000) + 100_000}",
+        holder_name=certification.user.get_full_name(),
+        certification_name=ctype.name,
+        issued_on=today,
+        valid_through=cycle.end,
+    )
+    transaction.on_commit(lambda: _queue_render(certificate.pk))
+    return certificate
+
+
+def _queue_render(certificate_id: int) -> None:
+    from .tasks import certificate_render_task
+
+    certificate_render_task.delay(certificate_id)
+
+
+def certificate_pdf(*, certificate: Certificate) -> bytes:
+    return pdf_from_html(render_to_string("certifications/certificate_pdf.html", {"c": certificate}))
+
+
+def certificate_render(*, certificate_id: int) -> Certificate:
+    """Render and store the PDF unless it is there already. Safe to run twice, or from two places at once."""
+    certificate = Certificate.objects.get(pk=certificate_id)
+    if certificate.pdf:
+        return certificate
+    content = certificate_pdf(certificate=certificate)
+    with transaction.atomic():
+        certificate = Certificate.objects.select_for_update().get(pk=certificate_id)
+        if not certificate.pdf:
+            storage = certificate.pdf.storage
+            name = certificate_file_name(certificate, "")
+            if storage.exists(name):
+                storage.delete(name)
+            certificate.pdf.save(name, ContentFile(content), save=False)
+            certificate.rendered_at = timezone.now()
+            certificate.save(update_fields=["pdf", "rendered_at"])
+    return certificate

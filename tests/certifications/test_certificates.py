@@ -1,0 +1,93 @@
+import subprocess
+from datetime import date
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+from pypdf import PdfReader
+
+from certifications.certificates import certificate_render
+from certifications.models import Certificate
+from certifications.renewals import certification_renew
+from tests.factories import UserFactory, certification_with_cycle
+
+
+def pdf_text(data: bytes, tmp_path) -> str:
+    path = tmp_path / "c.pdf"
+    path.write_bytes(data)
+    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True,
+                          check=True).stdout
+
+
+@pytest.fixture
+def renewed(user):
+    user.first_name, user.last_name = "Zoë", "O'Neil <Admin>"
+    user.save()
+    cert = certification_with_cycle(user, "EP", date(2024, 1, 1), date(2026, 12, 31))
+    new_cycle = certification_renew(cycle_id=cert.cycles.get().pk)
+    return Certificate.objects.get(cycle=new_cycle)
+
+
+@pytest.mark.django_db
+class TestCertificate:
+    def test_issued_once_with_number_and_dates(self, renewed):
+        assert renewed.valid_through == date(2029, 12, 31)
+        assert renewed.issued_on == timezone.localdate()
+        assert renewed.number.startswith("EP-2027-") and len(renewed.number) == len("EP-2027-123456")
+        assert (renewed.holder_name, renewed.certification_name) == ("Zoë O'Neil <Admin>",
+                                                                     "Certified Exercise Physiologist")
+        certification_renew(cycle_id=renewed.certification.cycles.get(state="renewed").pk)
+        assert Certificate.objects.count() == 1
+
+    def test_pdf_text_and_landscape_letter(self, renewed, tmp_path):
+        rendered = certificate_render(certificate_id=renewed.pk)
+        data = rendered.pdf.open("rb").read()
+        reader = PdfReader(rendered.pdf.open("rb"))
+        assert len(reader.pages) == 1
+        box = reader.pages[0].mediabox
+        assert (float(box.width), float(box.height)) == (792.0, 612.0)
+        text = " ".join(pdf_text(data, tmp_path).split())
+        for expected in ("Certificate of Recertification", "Zoë O'Neil <Admin>", "Certified Exercise Physiologist",
+                         renewed.number, f"{renewed.issued_on:%B} {renewed.issued_on.day}, {renewed.issued_on.year}",
+                         "December 31, 2029"):
+            assert expected in text
+
+    def test_render_is_idempotent_and_writes_one_file(self, renewed):
+        first = certificate_render(certificate_id=renewed.pk)
+        second = certificate_render(certificate_id=renewed.pk)
+        assert first.pdf.name == second.pdf.name == f"certificates/{renewed.number}.pdf"
+        assert first.rendered_at == second.rendered_at
+
+
+@pytest.mark.django_db
+class TestDownload:
+    def test_holder_downloads_even_before_the_worker_rendered_it(self, client, user, renewed):
+        assert not renewed.pdf
+        client.force_login(user)
+        response = client.get(reverse("certificate_download", args=[renewed.number]))
+        assert response.status_code == 200
+        assert response["Content-Type"] == "application/pdf"
+        assert response["Content-Disposition"] == f'attachment; filename="certificate-{renewed.number}.pdf"'
+        assert b"".join(response.streaming_content).startswith(b"%PDF-")
+        renewed.refresh_from_db()
+        assert renewed.pdf
+
+    def test_tile_links_to_the_certificate(self, client, user, renewed):
+        client.force_login(user)
+        html = client.get(reverse("dashboard")).content.decode()
+        assert f'href="/certificates/{renewed.number}.pdf"' in html
+        assert "valid through 12/31/2029" in html
+
+    def test_another_person_gets_404(self, client, renewed):
+        client.force_login(UserFactory())
+        assert client.get(reverse("certificate_download", args=[renewed.number])).status_code == 404
+
+    def test_staff_with_permission(self, client, renewed):
+        from django.contrib.auth.models import Permission
+
+        staff = UserFactory(is_staff=True)
+        client.force_login(staff)
+        assert client.get(reverse("certificate_download", args=[renewed.number])).status_code == 404
+        staff.user_permissions.add(Permission.objects.get(codename="view_certificate"))
+        client.force_login(UserFactory._meta.model.objects.get(pk=staff.pk))
+        assert client.get(reverse("certificate_download", args=[renewed.number])).status_code == 200
