@@ -9,12 +9,14 @@ raise ``UploadRefused`` with a message fit for the person.
 
 import hashlib
 import io
+import threading
 import unicodedata
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from PIL import Image
+from PIL import Image, ImageFile
 from pypdf import PdfReader
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
@@ -134,7 +136,7 @@ def _check_image(shown: str, data: bytes, kind: str) -> None:
     label = "JPEG" if kind == JPEG else "PNG"
     unreadable = UploadRefused(f"“{shown}” could not be read as a {label} image (it may be damaged or incomplete).")
     too_big = f"images may have at most {MAX_PIXELS // 1_000_000} million pixels. Upload a smaller photo or scan."
-    with warnings.catch_warnings():
+    with _strict_decoding(), warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             with Image.open(io.BytesIO(data), formats=[label]) as image:
@@ -150,6 +152,25 @@ def _check_image(shown: str, data: bytes, kind: str) -> None:
             raise UploadRefused(f"“{shown}” {pixels}; {too_big}") from None
         except Exception:  # Pillow raises OSError, SyntaxError, ValueError … on damaged input
             raise unreadable from None
+
+
+_DECODING = threading.Lock()
+
+
+@contextmanager
+def _strict_decoding():
+    """Decode with Pillow's truncated-image tolerance off.
+
+    WeasyPrint turns ``ImageFile.LOAD_TRUNCATED_IMAGES`` on for the whole process
+    when it is imported; a cut-off photo would then decode "successfully".
+    """
+    with _DECODING:
+        tolerant = ImageFile.LOAD_TRUNCATED_IMAGES
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
+        try:
+            yield
+        finally:
+            ImageFile.LOAD_TRUNCATED_IMAGES = tolerant
 
 
 def _png_size(data: bytes) -> tuple[int, int] | None:

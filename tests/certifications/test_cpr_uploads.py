@@ -3,6 +3,7 @@
 import hashlib
 
 import pytest
+from PIL import ImageFile
 
 from certifications import uploads
 from certifications.uploads import MAX_FILE_BYTES, UploadRefused, check_file, clean_name, format_size
@@ -92,6 +93,16 @@ def test_refused_files_say_why(case, name, make, message):
     with pytest.raises(UploadRefused) as refused:
         check_file(name=name, data=make())
     assert refused.value.message == message
+
+
+@pytest.mark.parametrize(("name", "make", "label"), [("front.jpg", _truncated_jpeg, "JPEG"),
+                                                     ("back.png", lambda: png_bytes(64, 64)[:300], "PNG")])
+def test_truncated_images_are_refused_even_after_weasyprint_loosened_pillow(monkeypatch, name, make, label):
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)  # what importing weasyprint does
+    with pytest.raises(UploadRefused) as refused:
+        check_file(name=name, data=make())
+    assert refused.value.message == f"“{name}” could not be read as a {label} image (it may be damaged or incomplete)."
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is True  # put back as it was
 
 
 def test_the_pixel_limit_itself_is_allowed():
