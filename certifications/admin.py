@@ -89,8 +89,8 @@ class CprStatusFilter(admin.SimpleListFilter):
 @admin.register(CprUpload)
 class CprUploadAdmin(admin.ModelAdmin):
     list_display = (
-        "submitted_at", "member_id", "member", "certification_type", "card_type", "issuing_organization",
-        "expires_on", "file_count", "state", "reviewed_by", "reviewed_at",
+        "submitted_at", "member_id", "member", "certification_type", "card_type", "expires_on", "file_count", "state",
+        "reviewed_by",
     )
     list_display_links = ("submitted_at", "member_id")
     list_filter = (CprStatusFilter, "certification__certification_type")
@@ -113,6 +113,9 @@ class CprUploadAdmin(admin.ModelAdmin):
     )
 
     # Only reviewers see these identity documents; nobody adds, edits or deletes them here.
+    class Media:
+        css = {"all": ("css/cpr-admin.css",)}
+
     def has_review_permission(self, request) -> bool:
         return request.user.is_active and request.user.has_perm(REVIEW_PERMISSION)
 
@@ -222,7 +225,7 @@ class CprUploadAdmin(admin.ModelAdmin):
     def _reject_page(self, request, uploads, form, *, bulk: bool):
         context = {
             **self.admin_site.each_context(request),
-            "title": "Reject CPR cards" if bulk else "Reject CPR card",
+            "title": "Reject CPR card" if len(uploads) == 1 else "Reject CPR cards",
             "opts": self.opts,
             "uploads": uploads,
             "form": form,
