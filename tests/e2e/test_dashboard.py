@@ -5,7 +5,7 @@ from playwright.sync_api import Page, expect
 
 from accounts.demo import DEMO_CERTIFICANT, demo_seed
 
-SHOTS = Path(__file__).resolve().parents[2] / "test-results" / "screenshots"
+SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"  # pytest-playwright empties test-results/
 
 
 def log_in(page: Page, base: str) -> None:

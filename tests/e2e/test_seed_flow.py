@@ -1,0 +1,143 @@
+"""The how-to, start to finish, in Chromium: log in, upload CPR cards, RENEW, pay, print, download."""
+
+import subprocess
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import Page, expect
+
+from accounts.demo import DEMO_CERTIFICANT, demo_seed
+from certifications.models import Certificate
+from payments.models import Order
+from tests.certifications.cpr_helpers import png_of_size
+from tests.e2e.test_dashboard import SHOTS, log_in
+from tests.payments.helpers import CARD_3DS, CARD_DECLINED, CARD_OK
+
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("localstripe")]
+
+
+def upload_cpr(page: Page, tile, tmp_path: Path) -> None:
+    tile.get_by_role("link", name="Upload CPR Certificate").click()
+    expect(page.get_by_role("heading", name="Certification Maintenance")).to_be_visible()
+    card = tmp_path / "cpr-card.png"
+    card.write_bytes(png_of_size(15_565))
+    page.get_by_label("Choose File").set_input_files([card])
+    page.get_by_role("button", name="Upload", exact=True).click()
+    expect(page.locator("#cpr-file-list li .cpr-file-progress").first).to_have_text("100% 15.2 KB of 15.2 KB")
+    page.get_by_label("Card type").select_option(label="CPR/AED")
+    page.get_by_label("Issuing organization").fill("American Heart Association")
+    page.get_by_label("Expiry date").fill((timezone.localdate() + timedelta(days=700)).isoformat())
+    page.get_by_label("The course included a hands-on skills check").check()
+    page.get_by_role("button", name="Submit", exact=True).click()
+    expect(page.get_by_role("heading", name="CEC Dashboard")).to_be_visible()
+
+
+def pay(page: Page, number: str) -> None:
+    card = page.locator("#card-element")
+    card.locator("input[placeholder=number]").fill(number)
+    card.locator("input[placeholder=exp_month]").fill("12")
+    card.locator("input[placeholder=exp_year]").fill(str(timezone.localdate().year + 3)[2:])
+    card.locator("input[placeholder=cvc]").fill("123")
+    card.locator("input[placeholder=postal_code]").fill("46202")
+    page.get_by_role("button", name="Process Payment").click()
+
+
+def to_checkout(page: Page, base: str, tmp_path: Path, width: int) -> None:
+    page.set_viewport_size({"width": width, "height": 900})
+    log_in(page, base)
+    page.get_by_role("link", name="View CEC Dashboard and Report CECs").click()
+    for name in ("Certified Personal Trainer", "Certified Exercise Physiologist"):
+        tile = page.get_by_role("region", name=name)
+        expect(tile.get_by_role("button", name="RENEW")).to_have_count(0)
+        upload_cpr(page, tile, tmp_path)
+        expect(tile.locator(".tile-cpr")).to_contain_text("Submitted – pending review")
+        tile.get_by_role("button", name="RENEW").click()
+        expect(tile.get_by_text("In cart")).to_be_visible()
+    page.get_by_role("link", name="Complete Recertification").click()
+    expect(page.locator(".cart-total")).to_have_text("$130.00")
+    page.screenshot(path=str(SHOTS / f"flow-cart-{width}.png"), full_page=True)
+    page.get_by_role("link", name="Proceed to Checkout").click()
+    expect(page.get_by_role("heading", name="Checkout")).to_be_visible()
+    expect(page.locator("#id_line1")).to_have_value("401 W Michigan St")
+    expect(page.locator(".order-total")).to_have_text("$130.00")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("width", [1280, 375])
+def test_the_whole_seed_flow(live_server, page: Page, celery_worker, tmp_path, width):
+    demo_seed()
+    celery_worker.clear()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    to_checkout(page, live_server.url, tmp_path, width)
+    page.get_by_label("City").fill("Carmel")  # billing address is editable
+    page.screenshot(path=str(SHOTS / f"flow-checkout-{width}.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+
+    # A declined card keeps the cart and says why; the good card then pays.
+    pay(page, CARD_DECLINED)
+    expect(page.locator("#checkout-error")).to_have_text("Your card was declined.")
+    expect(page.get_by_label("City")).to_have_value("Carmel")
+    pay(page, CARD_OK)
+    expect(page.get_by_role("heading", name="Receipt")).to_be_visible(timeout=15_000)
+    paid_seen = time.monotonic()
+
+    order = Order.objects.get(state=Order.State.PAID)
+    receipt = page.locator(".receipt")
+    expect(receipt).to_contain_text(order.number)
+    expect(receipt).to_contain_text("CPT Recertification")
+    expect(receipt).to_contain_text("EP Recertification")
+    expect(receipt.locator(".order-total")).to_have_text("$130.00")
+    expect(receipt).to_contain_text("Visa ending in 4242")
+    expect(receipt).to_contain_text("Carmel, IN 46202")
+    expect(page.get_by_role("button", name="Print")).to_be_visible()
+    page.screenshot(path=str(SHOTS / f"flow-receipt-{width}.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+
+    # The worker emails the receipt with its PDF and renders both certificates.
+    [message] = celery_worker.wait_for(1)
+    assert message["To"] == DEMO_CERTIFICANT["email"]
+    assert message["Subject"] == f"Your MyACSM receipt {order.number}"
+    parts = {part.get_content_type(): part for part in message.walk()}
+    assert "Total: $130.00" in parts["text/plain"].get_payload(decode=True).decode()
+    assert order.number in parts["text/html"].get_payload(decode=True).decode()
+    assert parts["application/pdf"].get_filename() == f"receipt-{order.number}.pdf"
+    assert parts["application/pdf"].get_payload(decode=True).startswith(b"%PDF-")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and Certificate.objects.filter(rendered_at__isnull=True).exists():
+        time.sleep(0.1)
+    rendered_after = time.monotonic() - paid_seen
+    assert Certificate.objects.filter(rendered_at__isnull=False).count() == 2
+    print(f"\ncertificates rendered by the worker {rendered_after:.2f}s after the receipt showed")
+
+    page.get_by_role("link", name="Back to CEC Dashboard").click()
+    cpt = page.get_by_role("region", name="Certified Personal Trainer")
+    expect(cpt).to_contain_text("1/1/2027 - 12/31/2029")
+    expect(cpt.locator(".tile-cpr")).to_have_text("CPR Certificate Not Uploaded")
+    with page.expect_download() as download_info:
+        cpt.get_by_role("link", name="Download your certificate").click()
+    download = download_info.value
+    certificate = Certificate.objects.get(certification__certification_type__code="CPT")
+    assert download.suggested_filename == f"certificate-{certificate.number}.pdf"
+    path = tmp_path / "certificate.pdf"
+    download.save_as(path)
+    subprocess.run(["pdftoppm", "-png", "-r", "60", "-singlefile", str(path), str(SHOTS / f"flow-certificate-{width}")],
+                   check=True)
+    text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    assert "Casey Morgan" in text and "Certified Personal Trainer" in text and certificate.number in text
+    page.screenshot(path=str(SHOTS / f"flow-dashboard-after-{width}.png"), full_page=True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_three_d_secure_in_the_page(live_server, page: Page, tmp_path):
+    demo_seed()
+    to_checkout(page, live_server.url, tmp_path, 1280)
+    pay(page, CARD_3DS)
+    # The emulator asks once when the card is set up and once for the payment itself.
+    for _ in range(2):
+        page.get_by_role("button", name="Complete authentication").click()
+    expect(page.get_by_role("heading", name="Receipt")).to_be_visible(timeout=15_000)
+    assert Order.objects.get().state == Order.State.PAID
+    assert list(Order.objects.get().payments.values_list("state", flat=True)) == ["succeeded"]
