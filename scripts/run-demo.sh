@@ -11,4 +11,5 @@ for _ in $(seq 1 50); do
   curl -s -o /dev/null "http://127.0.0.1:$port/v1/customers" -u sk_test_local: && break
   sleep 0.1
 done
+.venv/bin/python manage.py stripe_emulator_webhook
 .venv/bin/python manage.py runserver 127.0.0.1:8000
