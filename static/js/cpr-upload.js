@@ -18,6 +18,7 @@
   var empty = document.getElementById("cpr-no-files");
   var live = document.getElementById("cpr-upload-status");
   var uploadUrl = form.getAttribute("data-upload-url");
+  var maxFiles = Number(form.getAttribute("data-max-files")) || 4;
   var csrf = form.querySelector("input[name='csrfmiddlewaretoken']").value;
   var waiting = [];
   var busy = false;
@@ -131,9 +132,14 @@
           link.textContent = answer.file.name;
           item.name.replaceWith(link);
           resolve(true);
+        } else if (answer && answer.error) {
+          fail(item, answer.error);
+          resolve(false);
+        } else if (xhr.responseURL && xhr.responseURL.indexOf("/accounts/login/") !== -1) {
+          fail(item, "You were logged out. Log in again, then upload the file once more.");
+          resolve(false);
         } else {
-          fail(item, answer && answer.error ? answer.error
-            : "The upload failed (HTTP " + xhr.status + "). Reload the page and try again.");
+          fail(item, "The upload failed (HTTP " + xhr.status + "). Reload the page and try again.");
           resolve(false);
         }
       });
@@ -172,7 +178,14 @@
     waiting.forEach(function (item) {
       item.row.remove();
     });
-    waiting = Array.prototype.map.call(input.files, makeRow);
+    waiting = [];
+    if (input.files.length > maxFiles) {
+      say("Choose at most " + maxFiles + " files (you chose " + input.files.length + ").");
+      input.value = "";
+    } else {
+      say("");
+      waiting = Array.prototype.map.call(input.files, makeRow);
+    }
     refreshEmpty();
   });
 
