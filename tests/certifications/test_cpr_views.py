@@ -9,6 +9,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from certifications import views as cert_views
 from certifications.models import CprUpload, CprUploadFile
 from certifications.services import cpr_upload_add_file
 from certifications.uploads import MAX_FILE_BYTES, format_size
@@ -276,3 +277,27 @@ class TestDownload:
         client.force_login(user)
         for guess in (f"/media/{stored.file.name}", f"/static/{stored.file.name}", f"/{stored.file.name}"):
             assert client.get(guess).status_code == 404
+
+
+def test_the_upload_handler_keeps_no_more_than_10_mb_and_a_byte():
+    handler = cert_views._CappedUploadHandler()
+    assert handler.receive_data_chunk(b"a" * 64, MAX_FILE_BYTES - 64) == b"a" * 64
+    assert handler.receive_data_chunk(b"b" * 64, MAX_FILE_BYTES - 8) == b"b" * 9
+    assert handler.receive_data_chunk(b"c" * 64, MAX_FILE_BYTES + 1) is None
+    assert handler.receive_data_chunk(b"d" * 64, 50 * 1024 * 1024) is None
+
+
+@pytest.mark.django_db
+def test_a_much_larger_file_is_cut_off_while_it_arrives(user_client, cpt, monkeypatch):
+    received = []
+
+    def add_file(**kwargs):
+        received.append(len(kwargs["data"]))
+        return cpr_upload_add_file(**kwargs)
+
+    monkeypatch.setattr(cert_views, "cpr_upload_add_file", add_file)
+    big = png_of_size(12 * 1024 * 1024)
+    response = user_client.post(reverse("cpr_file_upload", args=[cpt.pk]), {"file": upload("scan.png", big)})
+    assert received == [MAX_FILE_BYTES + 1]
+    assert response.status_code == 400
+    assert response.json() == {"error": "“scan.png” is larger than 10 MB (10,485,760 bytes), the most a file may be."}
