@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 
 from accounts.models import BillingAddress
@@ -28,7 +29,7 @@ class TestCheckout:
         assert '<td class="text-end fw-bold order-total">$130.00</td>' in html
         assert 'value="9 Elm St"' in html and 'value="Dayton"' in html
         assert 'name="expected_total" value="130.00"' in html
-        assert 'src="http://127.0.0.1:8421/js.stripe.com/v3/"' in html
+        assert f'src="{settings.STRIPE_API_BASE}/js.stripe.com/v3/"' in html
         assert "Process Payment" in html
 
     def test_empty_cart_goes_back_to_the_cart(self, user_client):
