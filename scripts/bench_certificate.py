@@ -1,0 +1,42 @@
+"""Certificate PDF render time (WeasyPrint), median of 20 renders in one warm process.
+
+Usage: .venv/bin/python scripts/bench_certificate.py
+"""
+
+import os
+import statistics
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from types import SimpleNamespace
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "acsm_portal.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.template.loader import render_to_string  # noqa: E402
+
+from acsm_portal.pdf import pdf_from_html  # noqa: E402
+
+
+def main(runs: int = 20) -> None:
+    certificate = SimpleNamespace(number="CPT-2027-482913", holder_name="Casey Morgan",
+                                  certification_name="Certified Personal Trainer",
+                                  issued_on=date(2026, 11, 27), valid_through=date(2029, 12, 31))
+    html = render_to_string("certifications/certificate_pdf.html", {"c": certificate})
+    pdf_from_html(html)  # warm up fonts and caches
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        data = pdf_from_html(html)
+        times.append((time.perf_counter() - start) * 1000)
+    print(f"certificate PDF: median {statistics.median(times):.0f} ms, min {min(times):.0f} ms, "
+          f"max {max(times):.0f} ms over {runs} renders, {len(data) / 1024:.1f} KB")
+
+
+if __name__ == "__main__":
+    main()
