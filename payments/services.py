@@ -148,7 +148,7 @@ def payment_start(*, order: Order) -> tuple[Payment, str]:
             payment = Payment.objects.create(order=order, amount=order.total)
     if payment.state != rules.CREATED:
         return payment, ""
-    setup = stripe_client().setup_intents.create(
+    setup = stripe_client().v1.setup_intents.create(
         params={"usage": "on_session", "metadata": {"order": order.number, "payment": str(payment.pk)}},
         options={"idempotency_key": f"seti-{payment.pk}-{secrets.token_hex(8)}"},
     )
@@ -173,7 +173,7 @@ def payment_charge(*, payment_id: int, user, payment_method: str) -> ChargeOutco
     brand, last4 = _card_details(gateway, payment_method)
     Payment.objects.filter(pk=payment.pk).update(card_brand=brand, card_last4=last4)
     try:
-        intent = gateway.payment_intents.create(
+        intent = gateway.v1.payment_intents.create(
             params={
                 "amount": rules.to_cents(payment.amount),
                 "currency": order.currency,
@@ -206,7 +206,7 @@ def payment_refresh(*, payment_id: int, user) -> ChargeOutcome:
     payment = Payment.objects.get(pk=payment_id, order__user=user)
     if payment.state not in (rules.PROCESSING, rules.REQUIRES_ACTION) or not payment.stripe_payment_intent:
         return _outcome(payment)
-    intent = stripe_client().payment_intents.retrieve(payment.stripe_payment_intent)
+    intent = stripe_client().v1.payment_intents.retrieve(payment.stripe_payment_intent)
     return payment_sync(payment_id=payment.pk, intent=intent, actor="stripe")
 
 
@@ -285,7 +285,7 @@ def _outcome(payment: Payment) -> ChargeOutcome:
 
 def _card_details(gateway, payment_method: str) -> tuple[str, str]:
     try:
-        method = gateway.payment_methods.retrieve(payment_method)
+        method = gateway.v1.payment_methods.retrieve(payment_method)
     except stripe.StripeError:
         return "", ""
     card = getattr(method, "card", None)
@@ -309,7 +309,7 @@ def payment_refund(*, payment_id: int, amount: Decimal, by, reason: str = "") ->
         payment.save(update_fields=["refunded_amount"])
         refund = Refund.objects.create(payment=payment, amount=amount, reason=reason[:300], created_by=by)
     try:
-        result = stripe_client().refunds.create(
+        result = stripe_client().v1.refunds.create(
             params={"payment_intent": payment.stripe_payment_intent, "amount": rules.to_cents(amount)},
             options={"idempotency_key": f"refund-{refund.pk}"},
         )

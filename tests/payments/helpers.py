@@ -22,7 +22,7 @@ BILLING = BillingInput(name="Jordan Lee", line1="401 W Michigan St", line2="", c
 
 def card(number: str = CARD_OK) -> str:
     """A PaymentMethod made at the emulator, as Stripe.js would make it in the browser."""
-    method = stripe_client().payment_methods.create(params={
+    method = stripe_client().v1.payment_methods.create(params={
         "type": "card", "card": {"number": number, "exp_month": 12, "exp_year": date.today().year + 3, "cvc": "123"},
     })
     return method.id

@@ -73,7 +73,7 @@ class TestCharge:
         order.refresh_from_db()
         assert (payment.state, payment.card_brand, payment.card_last4) == ("succeeded", "visa", "4242")
         assert payment.stripe_payment_intent.startswith("pi_")
-        intent = stripe_client().payment_intents.retrieve(payment.stripe_payment_intent)
+        intent = stripe_client().v1.payment_intents.retrieve(payment.stripe_payment_intent)
         assert (intent.amount, intent.currency, intent.status) == (13000, "usd", "succeeded")
         assert order.state == Order.State.PAID and order.paid_at is not None
         for cert in (cpt, ep):
@@ -162,7 +162,7 @@ def test_twenty_concurrent_attempts_on_one_cart_make_exactly_one_charge(user):
     payment.refresh_from_db()
     assert payment.state == rules.SUCCEEDED
     assert PaymentLog.objects.filter(payment=payment, to_state="processing").count() == 1
-    intents = [pi for pi in stripe_client().payment_intents.list(params={"limit": 100}).data
+    intents = [pi for pi in stripe_client().v1.payment_intents.list(params={"limit": 100}).data
                if pi.metadata.to_dict().get("payment") == str(payment.pk)]
     assert len(intents) == 1
     assert Order.objects.get(pk=order.pk).state == Order.State.PAID
@@ -226,7 +226,7 @@ class TestRefunds:
         assert Order.objects.get(pk=payment.order_id).state == Order.State.REFUNDED
         with pytest.raises(PaymentError, match="Only a succeeded payment can be refunded"):
             payment_refund(payment_id=payment.pk, amount=Decimal("1.00"), by=staff)
-        refunds = stripe_client().refunds.list(params={"limit": 100}).data
+        refunds = stripe_client().v1.refunds.list(params={"limit": 100}).data
         assert sorted(r.amount for r in refunds if r.payment_intent == payment.stripe_payment_intent) == [3000, 10000]
 
     def test_refund_must_be_positive(self, user):

@@ -25,7 +25,7 @@ def requires_action_payment(user):
     payment, _ = payment_start(order=order)
     outcome = payment_charge(payment_id=payment.pk, user=user, payment_method=card(CARD_3DS))
     intent_id = authenticate_3ds(outcome.client_secret)
-    return order, payment, stripe_client().payment_intents.retrieve(intent_id)
+    return order, payment, stripe_client().v1.payment_intents.retrieve(intent_id)
 
 
 @pytest.mark.django_db
