@@ -1,0 +1,75 @@
+"""CSRF: a POST without the token is refused at every URL, and every POST form carries the token.
+
+The Stripe webhook is the one documented exception: it is ``csrf_exempt`` because Stripe
+cannot send a token, and it is verified by its signature instead (tests/payments/test_webhooks.py).
+"""
+
+import re
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from tests.factories import UserFactory
+from tests.security.pages import post_forms, rendered_pages
+from tests.security.urlconf import PUBLIC, endpoints
+
+CSRF_EXEMPT = {"stripe_webhook"}
+ENDPOINTS = endpoints()
+
+
+@pytest.fixture
+def strict_client(db):
+    """A staff superuser's browser that sends no CSRF token unless the test gives one."""
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    return client
+
+
+def is_csrf_refusal(response) -> bool:
+    return response.status_code == 403 and b"CSRF verification failed" in response.content
+
+
+@pytest.mark.parametrize("endpoint", [e for e in ENDPOINTS if e.name not in CSRF_EXEMPT], ids=str)
+def test_post_without_token_is_refused(strict_client, endpoint):
+    assert is_csrf_refusal(strict_client.post(endpoint.url(), {"anything": "1"}))
+
+
+@pytest.mark.parametrize("endpoint", [e for e in ENDPOINTS if e.name in PUBLIC - CSRF_EXEMPT], ids=str)
+def test_public_forms_refuse_a_post_without_token_anonymously(db, endpoint):
+    """Login, password reset and the rest check the token before anyone is logged in (no login CSRF)."""
+    assert is_csrf_refusal(Client(enforce_csrf_checks=True).post(endpoint.url(), {"anything": "1"}))
+
+
+def test_the_webhook_is_the_only_exception(strict_client):
+    """Without a Stripe signature the webhook refuses the request itself (400), so no CSRF token is needed."""
+    exempt = [e for e in ENDPOINTS if e.name in CSRF_EXEMPT]
+    assert [e.name for e in exempt] == ["stripe_webhook"]
+    response = strict_client.post(exempt[0].url(), b"{}", content_type="application/json")
+    assert response.status_code == 400
+
+
+def test_the_same_post_with_the_token_gets_through(strict_client, user):
+    """A control: the refusals above are the CSRF check, not something else about the request."""
+    page = strict_client.get(reverse("password_change")).content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)[1]
+    assert is_csrf_refusal(strict_client.post(reverse("password_change"), {"old_password": "x"}))
+    response = strict_client.post(reverse("password_change"), {"old_password": "x", "csrfmiddlewaretoken": token})
+    assert response.status_code == 200
+    assert "Your old password was entered incorrectly." in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_every_post_form_carries_the_token(user):
+    pages = rendered_pages(user)
+    missing = [f"{page.name} ({page.url}): form #{n} {form.attrs}"
+               for page in pages for n, form in enumerate(post_forms(page.html)) if not form.token]
+    assert missing == []
+    with_forms = {page.name for page in pages if post_forms(page.html)}
+    # The forms a certificant and staff use; an empty sweep cannot pass.
+    assert {
+        "login", "password_reset", "password_reset_confirm", "password_change", "home", "dashboard", "cec_report",
+        "cec_edit", "cec_delete", "cpr_maintenance", "cart", "checkout", "admin:login", "admin:index",
+        "admin:accounts_user_add", "admin:accounts_user_change", "admin:certifications_cprupload_change",
+        "admin:certifications_cprupload_reject", "admin:payments_payment_refund", "admin:cecs_cecentry_delete",
+    } <= with_forms
