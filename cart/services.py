@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from certifications.models import Certification
-from certifications.selectors import cpr_by_certification, dashboard_for
+from certifications.selectors import dashboard_for
 
 from .models import Cart, CartLine
 
@@ -36,7 +36,7 @@ def _locked_cart(*, user) -> Cart:
 
 
 def _tiles(*, user, today: date):
-    return dashboard_for(user=user, today=today, cpr_by_certification=cpr_by_certification(user=user)).tiles
+    return dashboard_for(user=user, today=today).tiles
 
 
 def _tile(*, user, certification_id: int, today: date):

@@ -5,7 +5,11 @@ from datetime import date
 from decimal import Decimal
 
 from cecs import rules as cec_rules
-from cecs.models import CECEntry, CreditFormat, YearlyCap
+from django.core.cache import cache
+from django.db.models import Exists, OuterRef, Subquery
+from django.urls import reverse
+
+from cecs.models import CECEntry, CreditFormat, CreditType, YearlyCap
 
 from . import rules
 from .models import Certificate, Certification, CprUpload, CprUploadFile, Cycle
@@ -26,6 +30,9 @@ class Tile:
     grace_ends: date
     late_fee: Decimal
     renewal_fee: Decimal
+    in_cart: bool = False
+    certificate_number: str = ""
+    certificate_valid_through: date | None = None
 
     @property
     def status_label(self) -> str:
@@ -34,9 +41,18 @@ class Tile:
 
 @dataclass(frozen=True)
 class LedgerRow:
+    """One credit as the Active CECs table shows it, formatted here once (the table is the page's hot loop)."""
+
     entry: CECEntry
     notes: tuple[str, ...]
     editable: bool
+    earned: str
+    reported: str
+    cecs: str
+    format_label: str
+    credit_label: str
+    edit_url: str
+    delete_url: str
 
 
 @dataclass(frozen=True)
@@ -44,6 +60,15 @@ class Dashboard:
     tiles: list[Tile]
     rows: list[LedgerRow]
     open_cycles: list[tuple[date, date]]
+
+    @property
+    def renewals_in_cart(self) -> int:
+        return sum(1 for tile in self.tiles if tile.in_cart)
+
+
+def _short_date(day: date) -> str:
+    """7/19/2025, as the how-to writes dates."""
+    return f"{day.month}/{day.day}/{day.year}"
 
 
 def open_cycles(*, user) -> list[Cycle]:
@@ -54,14 +79,46 @@ def open_cycles(*, user) -> list[Cycle]:
     )
 
 
+def _tile_cycles(*, user) -> list[Cycle]:
+    """The open cycles with everything a tile shows besides credits, in one query: the latest
+    submitted CPR card of the cycle, whether the renewal is in the cart, the newest certificate."""
+    from cart.models import CartLine
+
+    card = (CprUpload.objects.filter(cycle=OuterRef("pk")).exclude(state=CprUpload.State.DRAFT)
+            .order_by("-submitted_at", "-id"))
+    certificate = Certificate.objects.filter(certification=OuterRef("certification")).order_by("-issued_on", "-id")
+    in_cart = CartLine.objects.filter(cart__user=user, certification=OuterRef("certification"),
+                                      kind=CartLine.Kind.RENEWAL)
+    return list(
+        Cycle.objects.filter(certification__user=user, state=Cycle.State.OPEN)
+        .select_related("certification__certification_type")
+        .annotate(
+            cpr_state=Subquery(card.values("state")[:1]),
+            cpr_expires_on=Subquery(card.values("expires_on")[:1]),
+            cpr_reason=Subquery(card.values("rejection_reason")[:1]),
+            certificate_number=Subquery(certificate.values("number")[:1]),
+            certificate_valid_through=Subquery(certificate.values("valid_through")[:1]),
+            in_cart=Exists(in_cart),
+        )
+        .order_by("certification__certification_type__display_order", "certification__certification_type__code")
+    )
+
+
+CAPS_CACHE_KEY, CAPS_CACHE_SECONDS = "cecs:yearly-caps", 60
+
+
 def cap_rules() -> dict[str, Decimal]:
-    return dict(YearlyCap.objects.values_list("format", "max_cecs"))
+    """The yearly caps (staff-editable); cached for a minute, they change rarely and are read on every dashboard."""
+    caps = cache.get(CAPS_CACHE_KEY)
+    if caps is None:
+        caps = dict(YearlyCap.objects.values_list("format", "max_cecs"))
+        cache.set(CAPS_CACHE_KEY, caps, CAPS_CACHE_SECONDS)
+    return caps
 
 
-def dashboard_for(*, user, today: date, cpr_by_certification: dict[int, rules.Cpr] | None = None) -> Dashboard:
-    cycles = open_cycles(user=user)
+def dashboard_for(*, user, today: date) -> Dashboard:
+    cycles = _tile_cycles(user=user)
     caps = cap_rules()
-    cpr_by_certification = cpr_by_certification or {}
     labels = dict(CreditFormat.choices)
     earliest = min((c.start for c in cycles), default=today)
     entries = list(CECEntry.objects.filter(user=user, date_earned__gte=earliest).order_by("-date_earned", "-id"))
@@ -85,7 +142,8 @@ def dashboard_for(*, user, today: date, cpr_by_certification: dict[int, rules.Cp
                 notes[line.credit.id].append(note)
         meter = rules.speedometer(counted=cec_rules.counted_total(lines), required=ctype.required_cecs)
         status = rules.cycle_status(start=cycle.start, end=cycle.end, today=today)
-        cpr = cpr_by_certification.get(cycle.certification_id, rules.Cpr())
+        cpr = (rules.Cpr(state=_CPR_STATES[cycle.cpr_state], expires_on=cycle.cpr_expires_on, reason=cycle.cpr_reason)
+               if cycle.cpr_state else rules.Cpr())
         tiles.append(
             Tile(
                 certification_id=cycle.certification_id,
@@ -101,20 +159,33 @@ def dashboard_for(*, user, today: date, cpr_by_certification: dict[int, rules.Cp
                 grace_ends=rules.grace_ends(cycle.end),
                 late_fee=ctype.late_fee,
                 renewal_fee=ctype.renewal_fee,
+                in_cart=cycle.in_cart,
+                certificate_number=cycle.certificate_number or "",
+                certificate_valid_through=cycle.certificate_valid_through,
             )
         )
     editable_cycles = [
         (c.start, c.end) for c in cycles
         if rules.cycle_status(start=c.start, end=c.end, today=today) in (rules.Status.IN_PROCESS, rules.Status.GRACE)
     ]
-    rows = [
-        LedgerRow(
+    credit_labels = dict(CreditType.choices)
+    # One reverse() per page, not two per row.
+    edit_url, delete_url = reverse("cec_edit", args=[0]), reverse("cec_delete", args=[0])
+    rows = []
+    for e in entries:
+        editable = e.source == CECEntry.Source.SELF and rules.date_in_cycles(e.date_earned, editable_cycles)
+        rows.append(LedgerRow(
             entry=e,
             notes=tuple(notes[e.id]),
-            editable=e.source == CECEntry.Source.SELF and rules.date_in_cycles(e.date_earned, editable_cycles),
-        )
-        for e in entries
-    ]
+            editable=editable,
+            earned=_short_date(e.date_earned),
+            reported=_short_date(e.date_reported),
+            cecs=cec_rules.format_cecs(e.cecs),
+            format_label=labels.get(e.format, e.format),
+            credit_label=credit_labels.get(e.credit_type, e.credit_type),
+            edit_url=edit_url.replace("/0/", f"/{e.pk}/") if editable else "",
+            delete_url=delete_url.replace("/0/", f"/{e.pk}/") if editable else "",
+        ))
     return Dashboard(tiles=tiles, rows=rows, open_cycles=[(c.start, c.end) for c in cycles])
 
 
@@ -188,15 +259,6 @@ def cpr_file_for(*, user, key) -> CprUploadFile | None:
     ):
         return found
     return None
-
-
-def latest_certificates(*, user) -> dict[int, "Certificate"]:
-    """Each certification's newest certificate (one query)."""
-    found: dict[int, Certificate] = {}
-    for certificate in Certificate.objects.filter(certification__user=user).order_by("certification_id", "-issued_on",
-                                                                                     "-id"):
-        found.setdefault(certificate.certification_id, certificate)
-    return found
 
 
 def certificate_for(*, user, number: str) -> "Certificate | None":

@@ -11,7 +11,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from cart.selectors import renewals_in_cart
 from cecs.forms import CECForm
 
 from . import uploads
@@ -20,12 +19,10 @@ from .forms import CprDetailsForm
 from .models import CprUploadFile
 from .selectors import (
     certification_for,
-    cpr_by_certification,
     cpr_file_for,
     cpr_maintenance_for,
     certificate_for,
     dashboard_for,
-    latest_certificates,
 )
 from .services import CprError, cpr_upload_add_file, cpr_upload_discard, cpr_upload_submit
 
@@ -36,11 +33,9 @@ FILE_CSP = "default-src 'none'; frame-ancestors 'none'; sandbox"
 @require_GET
 def dashboard(request):
     today = timezone.localdate()
-    board = dashboard_for(user=request.user, today=today, cpr_by_certification=cpr_by_certification(user=request.user))
+    board = dashboard_for(user=request.user, today=today)
     return render(request, "certifications/dashboard.html", {
         "board": board,
-        "in_cart": renewals_in_cart(user=request.user),
-        "certificates": latest_certificates(user=request.user),
         "report_form": CECForm(),
         "learning_url": settings.ONLINE_LEARNING_PLATFORM_URL,
         "today": today,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 
 from tests.factories import UserFactory
 
@@ -37,6 +38,7 @@ def reference_data(request, _django_db_marker):
 
     certification_types_ensure(CertificationType)
     yearly_caps_ensure(YearlyCap)
+    cache.clear()  # cached reference data (caps) starts fresh with each test's database
 
 
 @pytest.fixture
