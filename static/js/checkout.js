@@ -22,7 +22,11 @@
 
   function clearErrors() {
     errorBox.classList.add("d-none");
-    form.querySelectorAll(".is-invalid").forEach((el) => el.classList.remove("is-invalid"));
+    form.querySelectorAll(".is-invalid").forEach((el) => {
+      el.classList.remove("is-invalid");
+      el.removeAttribute("aria-invalid");
+      el.removeAttribute("aria-describedby");
+    });
     form.querySelectorAll(".js-field-error").forEach((el) => el.remove());
   }
 
@@ -32,9 +36,12 @@
       const text = list.map((e) => e.message).join(" ");
       if (!input || input.type === "hidden") { showError(text); return; }
       input.classList.add("is-invalid");
+      input.setAttribute("aria-invalid", "true");
       const feedback = document.createElement("div");
       feedback.className = "invalid-feedback js-field-error";
+      feedback.id = `${input.id || name}-error`;
       feedback.textContent = text;
+      input.setAttribute("aria-describedby", feedback.id);
       input.insertAdjacentElement("afterend", feedback);
     });
     const first = form.querySelector(".is-invalid");

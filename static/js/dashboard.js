@@ -22,10 +22,10 @@
       const doc = new DOMParser().parseFromString(await response.text(), "text/html");
       const freshTile = swap(doc, "#" + tile.id);
       swap(doc, "#complete-recertification");
-      const messages = doc.querySelector(".messages");
-      const main = document.getElementById("main");
-      document.querySelectorAll("#main > .messages").forEach((el) => el.remove());
-      if (messages) main.prepend(messages);
+      // The live region stays in place and only its content changes, so screen readers announce it.
+      const fresh = doc.querySelector("#main > .messages");
+      const live = document.querySelector("#main > .messages");
+      if (fresh && live) live.innerHTML = fresh.innerHTML;
       const next = freshTile && freshTile.querySelector(".tile-actions button");
       if (next) next.focus();
     } catch (err) {
