@@ -8,31 +8,20 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from acsm_portal.admin import ReadOnlyAdminMixin
+
 from .models import Order, OrderLine, Payment, PaymentLog, Refund, WebhookEvent
 from .services import PaymentError, payment_refund
 
 
-class NoChangeMixin:
-    """Money is never edited by hand: these records change only through services."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class OrderLineInline(NoChangeMixin, admin.TabularInline):
+class OrderLineInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = OrderLine
     fields = ("description", "quantity", "unit_price", "total_price", "certification", "cycle")
     readonly_fields = fields
     extra = 0
 
 
-class PaymentInline(NoChangeMixin, admin.TabularInline):
+class PaymentInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = Payment
     fields = ("link", "state", "amount", "refunded_amount", "card_brand", "card_last4", "created_at")
     readonly_fields = fields
@@ -44,7 +33,7 @@ class PaymentInline(NoChangeMixin, admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(NoChangeMixin, admin.ModelAdmin):
+class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("number", "user", "state", "total", "created_at", "paid_at")
     list_filter = ("state", "created_at")
     search_fields = ("number", "user__member_id", "user__email", "user__last_name")
@@ -56,14 +45,14 @@ class OrderAdmin(NoChangeMixin, admin.ModelAdmin):
         return request.user.has_perm("payments.view_order")
 
 
-class PaymentLogInline(NoChangeMixin, admin.TabularInline):
+class PaymentLogInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = PaymentLog
     fields = ("at", "from_state", "to_state", "actor", "note")
     readonly_fields = fields
     extra = 0
 
 
-class RefundInline(NoChangeMixin, admin.TabularInline):
+class RefundInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = Refund
     fields = ("created_at", "amount", "reason", "created_by", "stripe_refund")
     readonly_fields = fields
@@ -76,7 +65,7 @@ class RefundForm(forms.Form):
 
 
 @admin.register(Payment)
-class PaymentAdmin(NoChangeMixin, admin.ModelAdmin):
+class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("id", "order", "state", "amount", "refunded_amount", "card_brand", "card_last4", "created_at")
     list_filter = ("state", "created_at")
     search_fields = ("order__number", "stripe_payment_intent", "order__user__member_id", "order__user__email")
@@ -129,7 +118,7 @@ class PaymentAdmin(NoChangeMixin, admin.ModelAdmin):
 
 
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(NoChangeMixin, admin.ModelAdmin):
+class WebhookEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("event_id", "type", "received_at", "outcome")
     list_filter = ("type",)
     search_fields = ("event_id",)
