@@ -3,7 +3,8 @@ import io
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count
+from django.db.models import Count, IntegerField, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -99,6 +100,9 @@ class CprUploadAdmin(admin.ModelAdmin):
     ordering = ("submitted_at", "id")
     list_select_related = ("certification__user", "certification__certification_type", "reviewed_by")
     list_per_page = 50
+    # The page counts only what the filter shows (the pending queue: an index-only scan of
+    # cpr_upload_queue), not also every card ever submitted.
+    show_full_result_count = False
     actions = ["approve_selected", "reject_selected"]
     fieldsets = (
         ("Certificant", {"fields": ("member", "member_id", "certification_type", "cycle")}),
@@ -132,11 +136,14 @@ class CprUploadAdmin(admin.ModelAdmin):
         return False
 
     def get_queryset(self, request):
+        # Files counted per row in a subquery: Count("files") would GROUP BY the whole queryset, so every
+        # page (and its count) would aggregate all matching cards before picking 50 of them.
+        files = CprUploadFile.objects.filter(upload=OuterRef("pk")).order_by().values("upload").annotate(n=Count("pk"))
         return (
             super().get_queryset(request)
             .exclude(state=CprUpload.State.DRAFT)
             .select_related("certification__user", "certification__certification_type", "cycle", "reviewed_by")
-            .annotate(file_count=Count("files"))
+            .annotate(file_count=Coalesce(Subquery(files.values("n"), output_field=IntegerField()), 0))
         )
 
     @admin.display(description="Member ID", ordering="certification__user__member_id")

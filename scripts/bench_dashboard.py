@@ -96,33 +96,33 @@ def admin_connect(dbname: str = "postgres"):
     return psycopg.connect(dbname=dbname, autocommit=True, connect_timeout=5, **PG)
 
 
-def ensure_database(*, reseed: bool) -> None:
+def ensure_database(*, reseed: bool, dbname: str = BENCH_DB) -> None:
     with admin_connect() as conn:
         if reseed:
-            log(f"Dropping database {BENCH_DB}")
-            conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone():
-            log(f"Creating database {BENCH_DB}")
-            conn.execute(f"CREATE DATABASE {BENCH_DB}")
+            log(f"Dropping database {dbname}")
+            conn.execute(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [dbname]).fetchone():
+            log(f"Creating database {dbname}")
+            conn.execute(f"CREATE DATABASE {dbname}")
 
 
 def seed_marker(users: int) -> str:
     return f"myacsm-bench v{SEED_VERSION} users={users} entries_per_user={ENTRIES_PER_USER}"
 
 
-def read_marker() -> str:
+def read_marker(dbname: str = BENCH_DB) -> str:
     with admin_connect() as conn:
         row = conn.execute(
-            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s", [BENCH_DB]
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s", [dbname]
         ).fetchone()
     return (row and row[0]) or ""
 
 
-def write_marker(text: str | None) -> None:
+def write_marker(text: str | None, dbname: str = BENCH_DB) -> None:
     from psycopg import sql
 
     with admin_connect() as conn:  # COMMENT takes no bind parameters: quote the literal client-side
-        conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(BENCH_DB), sql.Literal(text)))
+        conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(dbname), sql.Literal(text)))
 
 
 def certification_codes(i: int) -> tuple[str, ...]:
@@ -394,7 +394,7 @@ def process_jiffies(pids: list[int]) -> int:
     return total
 
 
-def server_pids(proc: subprocess.Popen) -> list[int]:
+def server_pids(proc: subprocess.Popen, dbname: str = BENCH_DB) -> list[int]:
     """gunicorn's master and workers, and the Postgres backends connected to the bench database."""
     pids = [proc.pid]
     try:
@@ -404,7 +404,7 @@ def server_pids(proc: subprocess.Popen) -> list[int]:
         pass
     with admin_connect() as conn:
         pids += [r[0] for r in conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [BENCH_DB])]
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [dbname])]
     return pids
 
 
@@ -478,10 +478,11 @@ def wrk(url: str, script: Path, duration: int) -> dict[str, int]:
     return {k: int(v) for k, v in (item.split("=") for item in line.split()[1:])}
 
 
-def measure(name: str, url: str, script: Path, duration: int, *, server: subprocess.Popen, quiet_wait: float) -> Run:
+def measure(name: str, url: str, script: Path, duration: int, *, server: subprocess.Popen, quiet_wait: float,
+            dbname: str = BENCH_DB) -> Run:
     wrk(url, script, 2)  # warm both workers and open their database connections
     wait_until_quiet(quiet_wait)
-    pids = server_pids(server)
+    pids = server_pids(server, dbname)
     wrk_cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     busy0, total0 = machine_jiffies()
     ours0 = process_jiffies(pids)
