@@ -35,7 +35,8 @@ class UserManager(BaseUserManager):
         raise RuntimeError("unreachable")
 
     def get_by_natural_key(self, email):
-        return self.get(email__iexact=email.strip())
+        # Emails are stored lower-cased (see _create_user and User.clean), so the unique index answers this.
+        return self.get(email=email.strip().lower())
 
     def create_user(self, email, password=None, **extra):
         extra.setdefault("is_staff", False)

@@ -7,7 +7,6 @@ as the Celery worker inherit the run's values through the environment.
 
 import os
 import socket
-import tempfile
 
 
 def _free_port() -> int:
@@ -23,7 +22,7 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/acsm_p
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
 os.environ.setdefault("CELERY_QUEUE", f"acsm-test-{RUN}")
 os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
-os.environ.setdefault("PRIVATE_MEDIA_ROOT", tempfile.mkdtemp(prefix="acsm-private-"))
+os.environ.setdefault("PRIVATE_MEDIA_ROOT", f"/tmp/acsm-private-{RUN}")  # removed when the run ends (conftest)
 os.environ.setdefault("STRIPE_API_BASE", f"http://127.0.0.1:{STRIPE_PORT}")
 os.environ.setdefault("STRIPE_JS_URL", f"http://127.0.0.1:{STRIPE_PORT}/js.stripe.com/v3/")
 # Playwright runs an event loop in the test process; the ORM is used beside it.

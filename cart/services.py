@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from certifications.models import Certification
-from certifications.selectors import dashboard_for
+from certifications.selectors import tiles_for
 
 from .models import Cart, CartLine
 
@@ -35,12 +35,8 @@ def _locked_cart(*, user) -> Cart:
     return Cart.objects.select_for_update().get(pk=cart.pk)
 
 
-def _tiles(*, user, today: date):
-    return dashboard_for(user=user, today=today).tiles
-
-
 def _tile(*, user, certification_id: int, today: date):
-    for tile in _tiles(user=user, today=today):
+    for tile in tiles_for(user=user, today=today):
         if tile.certification_id == certification_id:
             return tile
     return None
@@ -82,7 +78,7 @@ def cart_recheck(*, user, today: date) -> Recheck:
     add or drop late fees as the grace period begins or the renewal is no longer late,
     and take up price changes. Each change is explained in ``messages``."""
     messages: list[str] = []
-    tiles = {tile.certification_id: tile for tile in _tiles(user=user, today=today)}
+    tiles = {tile.certification_id: tile for tile in tiles_for(user=user, today=today)}
     with transaction.atomic():
         cart = _locked_cart(user=user)
         lines = list(cart.lines.select_related("certification__certification_type"))

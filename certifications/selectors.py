@@ -116,13 +116,27 @@ def cap_rules() -> dict[str, Decimal]:
     return caps
 
 
+def tiles_for(*, user, today: date) -> list[Tile]:
+    """The tiles alone, without the Active CECs table (the cart re-checks eligibility with them)."""
+    return _board(user=user, today=today, ledger=False).tiles
+
+
 def dashboard_for(*, user, today: date) -> Dashboard:
+    return _board(user=user, today=today, ledger=True)
+
+
+def _board(*, user, today: date, ledger: bool) -> Dashboard:
     cycles = _tile_cycles(user=user)
     caps = cap_rules()
     labels = dict(CreditFormat.choices)
     earliest = min((c.start for c in cycles), default=today)
-    entries = list(CECEntry.objects.filter(user=user, date_earned__gte=earliest).order_by("-date_earned", "-id"))
-    credits = [cec_rules.Credit(e.id, e.date_earned, e.cecs, e.format) for e in entries]
+    in_cycles = CECEntry.objects.filter(user=user, date_earned__gte=earliest)
+    if ledger:
+        entries = list(in_cycles.order_by("-date_earned", "-id"))
+        credits = [cec_rules.Credit(e.id, e.date_earned, e.cecs, e.format) for e in entries]
+    else:
+        entries = []
+        credits = [cec_rules.Credit(*row) for row in in_cycles.values_list("id", "date_earned", "cecs", "format")]
 
     tiles: list[Tile] = []
     notes: dict[int, list[str]] = {e.id: [] for e in entries}
@@ -130,7 +144,7 @@ def dashboard_for(*, user, today: date) -> Dashboard:
         ctype = cycle.certification.certification_type
         lines = cec_rules.count_credits(credits, start=cycle.start, end=cycle.end, caps=caps, format_labels=labels)
         for line in lines:
-            if not line.note:
+            if not line.note or not ledger:
                 continue
             note = (
                 f"Outside the {ctype.code} cycle ({rules.format_cycle(cycle.start, cycle.end)}): "
