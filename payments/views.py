@@ -1,5 +1,3 @@
-import logging
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
@@ -20,7 +18,6 @@ from .pdf import receipt_pdf
 from .services import PaymentError, order_place, payment_charge, payment_refresh, payment_start
 from .webhooks import WebhookRejected, webhook_handle
 
-log = logging.getLogger(__name__)
 
 
 @require_http_methods(["GET", "POST"])
