@@ -19,7 +19,6 @@ from .services import PaymentError, order_place, payment_charge, payment_refresh
 from .webhooks import WebhookRejected, webhook_handle
 
 
-
 @require_http_methods(["GET", "POST"])
 def checkout(request):
     today = timezone.localdate()
