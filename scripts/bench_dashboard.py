@@ -161,6 +161,17 @@ def copy_rows(model, columns: list[str], rows) -> int:
     return n
 
 
+def random_units(rng, fmt: str) -> tuple[str, Decimal]:
+    """A plausible credit type and amount for a format; capped formats get 2-6 CECs so caps get crossed."""
+    if fmt == "college":
+        return "college", Decimal(rng.choice(["0.5", "1"]))
+    if fmt in ("teaching", "volunteering", "cpr_aed"):
+        return "cec", Decimal(rng.randrange(8, 25)) / 4
+    if rng.random() < 0.15:
+        return "ceu", Decimal(rng.randrange(1, 16)) / 10
+    return "cec", Decimal(rng.randrange(2, 41)) / 4
+
+
 def seed(users: int) -> None:
     from django.contrib.auth.hashers import make_password
     from django.core.management.color import no_style
@@ -199,14 +210,7 @@ def seed(users: int) -> None:
             for fmt in rng.choices(formats, weights, k=ENTRIES_PER_USER):
                 entry_id += 1
                 earned = EARNED_FROM + timedelta(days=rng.randrange(span + 1))
-                if fmt == "college":
-                    credit_type, units = "college", Decimal(rng.choice(["0.5", "1"]))
-                elif fmt in ("teaching", "volunteering", "cpr_aed"):
-                    credit_type, units = "cec", Decimal(rng.randrange(8, 25)) / 4  # 2-6 CECs: caps get crossed
-                elif rng.random() < 0.15:
-                    credit_type, units = "ceu", Decimal(rng.randrange(1, 16)) / 10
-                else:
-                    credit_type, units = "cec", Decimal(rng.randrange(2, 41)) / 4
+                credit_type, units = random_units(rng, fmt)
                 yield (entry_id, i, earned, min(earned + timedelta(days=rng.randrange(0, 30)), EARNED_TO), units,
                        credit_type, to_cecs(units, credit_type), rng.choice(COURSES), rng.choice(PROVIDERS), fmt,
                        "provider" if rng.random() < 0.1 else "self", now, now)

@@ -228,14 +228,7 @@ def credit_variants(rng, start: date, end: date, now: str) -> list[str]:
     variants = []
     for fmt in rng.choices(formats, weights, k=ENTRY_VARIANTS):
         earned = start + timedelta(days=rng.randrange(span + 1))
-        if fmt == "college":
-            credit_type, units = "college", Decimal(rng.choice(["0.5", "1"]))
-        elif fmt in ("teaching", "volunteering", "cpr_aed"):
-            credit_type, units = "cec", Decimal(rng.randrange(8, 25)) / 4  # 2-6 CECs: caps get crossed
-        elif rng.random() < 0.15:
-            credit_type, units = "ceu", Decimal(rng.randrange(1, 16)) / 10
-        else:
-            credit_type, units = "cec", Decimal(rng.randrange(2, 41)) / 4
+        credit_type, units = bench.random_units(rng, fmt)
         reported = min(earned + timedelta(days=rng.randrange(0, 30)), end)
         source = "provider" if rng.random() < 0.1 else "self"
         variants.append(f"{earned}\t{reported}\t{units}\t{credit_type}\t{to_cecs(units, credit_type)}\t"
