@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from django.db import transaction
 
+from acsm_portal.errors import FieldError
 from certifications import rules as cert_rules
 from certifications.selectors import open_cycles
 
@@ -13,13 +14,8 @@ from . import rules
 from .models import CECEntry, CreditFormat, CreditType
 
 
-class CECError(Exception):
-    """A refused CEC change; ``field`` names the form field it belongs to, if any."""
-
-    def __init__(self, message: str, *, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
+class CECError(FieldError):
+    """A refused CEC change."""
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,8 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from acsm_portal.errors import FieldError
+
 from . import uploads
 from .models import Certification, CprUpload, CprUploadFile, Cycle
 
@@ -32,13 +34,8 @@ TRANSITIONS: dict[str, set[str]] = {
 }
 
 
-class CprError(Exception):
-    """A refused CPR card action; ``field`` names the form field it belongs to, if any."""
-
-    def __init__(self, message: str, *, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
+class CprError(FieldError):
+    """A refused CPR card action."""
 
 
 @dataclass(frozen=True)
