@@ -344,18 +344,18 @@ def start_gunicorn(port: int, logfile: Path) -> subprocess.Popen:
                     return proc
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             time.sleep(0.2)
-    stop_gunicorn(proc)
+    stop_process(proc)
     raise SystemExit(f"gunicorn did not answer within 30 s:\n{logfile.read_text()[-3000:]}")
 
 
-def stop_gunicorn(proc: subprocess.Popen) -> None:
+def stop_process(proc: subprocess.Popen) -> None:
     if proc.poll() is not None:
         return
     proc.send_signal(signal.SIGTERM)
     try:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)  # the group this script started for gunicorn and its workers
+        os.killpg(proc.pid, signal.SIGKILL)  # the process group this script started (gunicorn and its workers, a worker)
         proc.wait(timeout=5)
 
 
@@ -564,7 +564,7 @@ def main() -> int:
                        server=proc, quiet_wait=args.quiet_wait)
     finally:
         if proc is not None:
-            stop_gunicorn(proc)
+            stop_process(proc)
         shutil.rmtree(tmp, ignore_errors=True)
         delete_sessions(keys)
         connections.close_all()

@@ -613,7 +613,7 @@ def load_mode(args) -> int:
                                       quiet_wait=args.quiet_wait, dbname=LOAD_DB))
     finally:
         for proc in procs:
-            stop_process(proc)
+            bench.stop_process(proc)
         shutil.rmtree(tmp, ignore_errors=True)
         bench.delete_sessions(all_keys)
         connections.close_all()
@@ -723,17 +723,6 @@ def start_gunicorn(port: int, env: dict[str, str], logfile: Path, procs: list[su
                           "--timeout", "30", "--graceful-timeout", "5", "--log-level", "warning"], env, logfile, procs)
     wait_http(f"http://127.0.0.1:{port}/bench/ok", proc, "gunicorn", logfile)
     return proc
-
-
-def stop_process(proc: subprocess.Popen) -> None:
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)  # the session this script started for it
-        proc.wait(timeout=5)
 
 
 def mailbox(path: Path) -> list[email.message.Message]:
@@ -977,7 +966,7 @@ def two_instances_mode(args) -> int:
                 log(f"--- {path.name} (tail)\n{tail}")
     finally:
         for proc in reversed(procs):
-            stop_process(proc)
+            bench.stop_process(proc)
         connections.close_all()
         try:
             import redis
