@@ -1,5 +1,6 @@
 """Fixtures shared by the whole suite: real Postgres, Redis, Celery worker and Chromium."""
 
+import datetime
 import email
 import os
 import subprocess
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.core.cache import cache
+from django.utils import timezone
 
 from tests.factories import UserFactory
 
@@ -49,6 +51,17 @@ def reference_data(request, _django_db_marker):
     certification_types_ensure(CertificationType)
     yearly_caps_ensure(YearlyCap)
     cache.clear()  # cached reference data (caps) starts fresh with each test's database
+
+
+@pytest.fixture
+def today():
+    return timezone.localdate()
+
+
+@pytest.fixture
+def open_cycle(today):
+    """A cycle around today: from January 1 last year to December 31 next year."""
+    return datetime.date(today.year - 1, 1, 1), datetime.date(today.year + 1, 12, 31)
 
 
 @pytest.fixture

@@ -12,16 +12,6 @@ from certifications.models import CertificationType, CprUpload
 from tests.factories import certification_with_cycle, renewable_certification
 
 
-@pytest.fixture
-def today():
-    return timezone.localdate()
-
-
-@pytest.fixture
-def open_cycle(today):
-    return date(today.year - 1, 1, 1), date(today.year + 1, 12, 31)
-
-
 def lines(user):
     return [(x.description, x.unit_price) for x in CartLine.objects.filter(cart__user=user).order_by("id")]
 

@@ -3,25 +3,14 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
 from cecs.models import CECEntry
 from tests.factories import CECEntryFactory, certification_with_cycle
 
 
 @pytest.fixture
-def today():
-    return timezone.localdate()
-
-
-@pytest.fixture
-def cycle_dates(today):
-    return date(today.year - 1, 1, 1), date(today.year + 1, 12, 31)
-
-
-@pytest.fixture
-def certified(user, cycle_dates):
-    return certification_with_cycle(user, "CPT", *cycle_dates)
+def certified(user, open_cycle):
+    return certification_with_cycle(user, "CPT", *open_cycle)
 
 
 def form(**overrides):
@@ -94,10 +83,10 @@ class TestReport:
         assert f'value="{tomorrow.isoformat()}"' in html
         assert CECEntry.objects.count() == 0
 
-    def test_date_before_every_cycle_names_the_cycle(self, user_client, certified, cycle_dates):
-        before = cycle_dates[0] - timedelta(days=1)
+    def test_date_before_every_cycle_names_the_cycle(self, user_client, certified, open_cycle):
+        before = open_cycle[0] - timedelta(days=1)
         response = user_client.post(reverse("cec_report"), form(date_earned=before.isoformat()))
-        start, end = cycle_dates
+        start, end = open_cycle
         assert (f"Date Earned must fall inside your current certification cycle "
                 f"({start:%-m/%-d/%Y} - {end:%-m/%-d/%Y}).") in response.content.decode()
         assert CECEntry.objects.count() == 0
