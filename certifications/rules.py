@@ -118,5 +118,10 @@ def date_in_cycles(day: date, cycles: list[tuple[date, date]]) -> bool:
     return any(start <= day <= end for start, end in cycles)
 
 
+def format_date(day: date) -> str:
+    """7/19/2025, as the how-to writes dates."""
+    return f"{day.month}/{day.day}/{day.year}"
+
+
 def format_cycle(start: date, end: date) -> str:
-    return f"{start:%-m/%-d/%Y} - {end:%-m/%-d/%Y}"
+    return f"{format_date(start)} - {format_date(end)}"

@@ -66,11 +66,6 @@ class Dashboard:
         return sum(1 for tile in self.tiles if tile.in_cart)
 
 
-def _short_date(day: date) -> str:
-    """7/19/2025, as the how-to writes dates."""
-    return f"{day.month}/{day.day}/{day.year}"
-
-
 def open_cycles(*, user) -> list[Cycle]:
     return list(
         Cycle.objects.filter(certification__user=user, state=Cycle.State.OPEN)
@@ -192,8 +187,8 @@ def _board(*, user, today: date, ledger: bool) -> Dashboard:
             entry=e,
             notes=tuple(notes[e.id]),
             editable=editable,
-            earned=_short_date(e.date_earned),
-            reported=_short_date(e.date_reported),
+            earned=rules.format_date(e.date_earned),
+            reported=rules.format_date(e.date_reported),
             cecs=cec_rules.format_cecs(e.cecs),
             format_label=labels.get(e.format, e.format),
             credit_label=credit_labels.get(e.credit_type, e.credit_type),
