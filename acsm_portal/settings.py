@@ -34,6 +34,8 @@ if PRODUCTION:
         raise ImproperlyConfigured("Production needs DATABASE_URL pointing at PostgreSQL.")
     if not ALLOWED_HOSTS:
         raise ImproperlyConfigured("Production needs ALLOWED_HOSTS.")
+    if not env.str("CACHE_URL", default="").startswith(("redis://", "rediss://")):
+        raise ImproperlyConfigured("Production needs CACHE_URL pointing at Redis (shared by every process).")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -92,11 +94,15 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60 if 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+# Redis (or another shared cache) in production: the web processes and the worker must see one cache, because
+# sessions, users and rendered dashboards are kept there and forgotten when their data changes.
+SHARED_CACHE = "LocMemCache" not in CACHES["default"]["BACKEND"]
+SESSION_ENGINE = "django.contrib.sessions.backends." + ("cached_db" if SHARED_CACHE else "db")
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "accounts.auth.CachedModelBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

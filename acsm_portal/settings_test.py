@@ -20,6 +20,8 @@ STRIPE_PORT = os.environ.setdefault("ACSM_TEST_STRIPE_PORT", str(_free_port()))
 
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/acsm_portal")
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
+# Redis, as in production: the worker and the test process share sessions, cached users and dashboards.
+os.environ.setdefault("CACHE_URL", "redis://127.0.0.1:6379/14")
 os.environ.setdefault("CELERY_QUEUE", f"acsm-test-{RUN}")
 os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
 os.environ.setdefault("PRIVATE_MEDIA_ROOT", f"/tmp/acsm-private-{RUN}")  # removed when the run ends (conftest)
@@ -31,4 +33,5 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 from .settings import *  # noqa: E402,F403
 
 DATABASES["default"]["TEST"] = {"NAME": f"test_acsm_portal_{RUN}"}  # noqa: F405
+CACHES["default"]["KEY_PREFIX"] = f"test-{RUN}"  # noqa: F405  (conftest empties only this run's keys)
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -3,8 +3,9 @@ from functools import wraps
 from django.conf import settings
 from django.contrib import messages
 from django.core.files.uploadhandler import FileUploadHandler
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -15,6 +16,7 @@ from cecs.forms import CECForm
 
 from . import uploads
 from .certificates import certificate_render
+from .dashboard_cache import dashboard_page
 from .forms import CprDetailsForm
 from .models import CprUploadFile
 from .selectors import (
@@ -33,13 +35,17 @@ FILE_CSP = "default-src 'none'; frame-ancestors 'none'; sandbox"
 @require_GET
 def dashboard(request):
     today = timezone.localdate()
-    board = dashboard_for(user=request.user, today=today)
-    return render(request, "certifications/dashboard.html", {
-        "board": board,
-        "report_form": CECForm(),
-        "learning_url": settings.ONLINE_LEARNING_PLATFORM_URL,
-        "today": today,
-    })
+
+    def render_page(context: dict) -> str:
+        return render_to_string("certifications/dashboard.html", {
+            **context,
+            "board": dashboard_for(user=request.user, today=today),
+            "report_form": CECForm(),
+            "learning_url": settings.ONLINE_LEARNING_PLATFORM_URL,
+            "today": today,
+        }, request=request)
+
+    return HttpResponse(dashboard_page(request, today=today, render=render_page))
 
 
 class _CappedUploadHandler(FileUploadHandler):

@@ -102,6 +102,7 @@ LOAD_ENV = {
     "DATABASE_URL": database_url(LOAD_DB),
     "DB_CONN_MAX_AGE": "60",
     "LOG_LEVEL": "WARNING",
+    "CACHE_URL": "redis://127.0.0.1:6379/13",  # this benchmark's own Redis database: emptied at the start of each run
 }
 
 
@@ -603,12 +604,12 @@ def load_mode(args) -> int:
         ]
         for name, path, session_keys, needle in pages:  # every session must reach the real page
             for key in session_keys or [None]:
-                status, body = bench.fetch(base + path, f"sessionid={key}" if key else None)
+                status, body = bench.fetch(base + path, bench.browser_cookies(key) if key else None)
                 if status != 200 or needle not in body:
                     raise SystemExit(f"{path} answered {status} without {needle!r}")
         runs = []
         for name, path, session_keys, _ in pages:
-            script = bench.write_lua(tmp, re.sub(r"\W+", "_", name), [f"sessionid={k}" for k in session_keys])
+            script = bench.write_lua(tmp, re.sub(r"\W+", "_", name), [bench.browser_cookies(k) for k in session_keys])
             runs.append(bench.measure(name, base + path, script, args.duration, server=proc,
                                       quiet_wait=args.quiet_wait, dbname=LOAD_DB))
     finally:
@@ -1015,6 +1016,9 @@ def main() -> int:
     import django
 
     django.setup()
+    from django.core.cache import cache
+
+    cache.clear()  # nothing cached by an earlier run (of another seed) is served
     try:
         return two_instances_mode(args) if args.two_instances else load_mode(args)
     except KeyboardInterrupt:

@@ -22,6 +22,18 @@ CHROMIUM_ARGS = [
 ]
 
 
+def cache_clear() -> None:
+    """Empty this run's keys only (Redis database 14 may serve another run beside this one)."""
+    cache.delete_pattern("*")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def run_cache():
+    """This run's cache keys are removed when the run ends."""
+    yield
+    cache_clear()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def private_media_root():
     """Uploaded files of this run live in their own folder, removed at the end."""
@@ -50,7 +62,7 @@ def reference_data(request, _django_db_marker):
 
     certification_types_ensure(CertificationType)
     yearly_caps_ensure(YearlyCap)
-    cache.clear()  # cached reference data (caps) starts fresh with each test's database
+    cache_clear()  # cached reference data, users and dashboards start fresh with each test's database
 
 
 @pytest.fixture

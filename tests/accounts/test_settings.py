@@ -14,6 +14,7 @@ GOOD = {
     "DATABASE_URL": "postgres://portal@db.internal:5432/portal",
     "ALLOWED_HOSTS": "my.example.org",
     "CELERY_BROKER_URL": "redis://redis.internal:6379/0",
+    "CACHE_URL": "redis://redis.internal:6379/1",
     "STRIPE_SECRET_KEY": "sk_live_abc",
     "STRIPE_WEBHOOK_SECRET": "whsec_abc",
 }
@@ -21,7 +22,7 @@ GOOD = {
 
 def run_manage(env_overrides, *args):
     # Start from the machine's environment without what the test settings added.
-    test_only = {"DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE", "EMAIL_BACKEND", "EMAIL_FILE_PATH",
+    test_only = {"DJANGO_SETTINGS_MODULE", "CACHE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE", "EMAIL_BACKEND", "EMAIL_FILE_PATH",
                  "PRIVATE_MEDIA_ROOT", "STRIPE_API_BASE", "STRIPE_JS_URL", "CELERY_QUEUE"}
     env = {k: v for k, v in os.environ.items() if k not in GOOD and k not in test_only}
     env.update(env_overrides)
@@ -41,6 +42,7 @@ def test_production_passes_check_deploy_without_warnings():
     ("DATABASE_URL", "Production needs DATABASE_URL pointing at PostgreSQL."),
     ("ALLOWED_HOSTS", "Production needs ALLOWED_HOSTS."),
     ("CELERY_BROKER_URL", "Production needs CELERY_BROKER_URL (Redis)."),
+    ("CACHE_URL", "Production needs CACHE_URL pointing at Redis (shared by every process)."),
     ("STRIPE_WEBHOOK_SECRET", "Production needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET."),
 ])
 def test_production_refuses_to_start_without(missing, message):
@@ -57,19 +59,23 @@ def test_production_refuses_a_short_secret_and_sqlite():
 
 
 def test_development_defaults_need_no_services():
-    hidden = {"DJANGO_SETTINGS_MODULE", "DJANGO_ENV", "DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL",
+    hidden = {"DJANGO_SETTINGS_MODULE", "DJANGO_ENV", "DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL", "CACHE_URL",
               "EMAIL_BACKEND", "EMAIL_FILE_PATH"}
     env = {k: v for k, v in os.environ.items() if k not in hidden}
     code = (
         "import django; django.setup(); from django.conf import settings as s; "
-        "print(s.DATABASES['default']['ENGINE'], s.CELERY_TASK_ALWAYS_EAGER, s.EMAIL_BACKEND, s.EMAIL_FILE_PATH)"
+        "print(s.DATABASES['default']['ENGINE'], s.CELERY_TASK_ALWAYS_EAGER, s.EMAIL_BACKEND, s.EMAIL_FILE_PATH, "
+        "s.CACHES['default']['BACKEND'], s.SESSION_ENGINE)"
     )
     env["DJANGO_SETTINGS_MODULE"] = "acsm_portal.settings"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 0, result.stderr
-    engine, eager, backend, mail_path = result.stdout.split()
+    engine, eager, backend, mail_path, cache, sessions = result.stdout.split()
     assert engine == "django.db.backends.sqlite3"
     assert eager == "True"
     assert backend == "django.core.mail.backends.filebased.EmailBackend"
     assert mail_path == str(ROOT / "var" / "mail")
+    # One process, its own memory cache: sessions stay in the database.
+    assert cache == "django.core.cache.backends.locmem.LocMemCache"
+    assert sessions == "django.contrib.sessions.backends.db"

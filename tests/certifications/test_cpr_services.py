@@ -183,28 +183,32 @@ class TestSubmit:
 
 @pytest.mark.django_db
 class TestReview:
-    def test_approve_records_who_and_when_and_queues_one_email(self, cpt, django_capture_on_commit_callbacks):
+    def test_approve_records_who_and_when_and_queues_one_email(self, cpt, django_capture_on_commit_callbacks,
+                                                               decision_emails):
         upload = submitted(cpt, today=TODAY)
         staff = reviewer()
-        with django_capture_on_commit_callbacks() as callbacks:
+        with django_capture_on_commit_callbacks(execute=True):
             approved, changed = cpr_upload_approve(upload=upload, reviewer=staff)
         assert changed is True
         approved.refresh_from_db()
         assert approved.state == CprUpload.State.APPROVED
         assert approved.reviewed_by == staff
         assert abs((timezone.now() - approved.reviewed_at).total_seconds()) < 60
-        assert len(callbacks) == 1
+        assert decision_emails == [upload.pk]
 
-    def test_approve_twice_is_a_no_op(self, cpt, django_capture_on_commit_callbacks):
+    def test_approve_twice_is_a_no_op(self, cpt, django_capture_on_commit_callbacks, decision_emails):
         upload = submitted(cpt, state="approved", today=TODAY)
         first_time = upload.reviewed_at
-        with django_capture_on_commit_callbacks() as callbacks:
-            again, changed = cpr_upload_approve(upload=upload, reviewer=reviewer())
+        staff = reviewer()
+        with django_capture_on_commit_callbacks(execute=True) as callbacks:
+            again, changed = cpr_upload_approve(upload=upload, reviewer=staff)
         assert changed is False
         assert again.reviewed_at == first_time
-        assert callbacks == []
+        assert callbacks == []  # nothing saved: not even the dashboard is forgotten
+        assert decision_emails == []
 
-    def test_reject_needs_a_reason_and_keeps_the_first_one_on_a_repeat(self, cpt, django_capture_on_commit_callbacks):
+    def test_reject_needs_a_reason_and_keeps_the_first_one_on_a_repeat(self, cpt, django_capture_on_commit_callbacks,
+                                                                       decision_emails):
         upload = submitted(cpt, today=TODAY)
         staff = reviewer()
         with pytest.raises(CprError) as refused:
@@ -213,14 +217,14 @@ class TestReview:
         with pytest.raises(CprError) as refused:
             cpr_upload_reject(upload=upload, reviewer=staff, reason="x" * 501)
         assert refused.value.message == "Keep the reason under 500 characters (it has 501)."
-        with django_capture_on_commit_callbacks() as callbacks:
+        with django_capture_on_commit_callbacks(execute=True):
             _, changed = cpr_upload_reject(upload=upload, reviewer=staff, reason="The photo is too blurry to read.")
             _, changed_again = cpr_upload_reject(upload=upload, reviewer=staff, reason="Another reason")
         assert (changed, changed_again) == (True, False)
         upload.refresh_from_db()
         assert upload.state == CprUpload.State.REJECTED
         assert upload.rejection_reason == "The photo is too blurry to read."
-        assert len(callbacks) == 1
+        assert decision_emails == [upload.pk]
 
     @pytest.mark.parametrize(
         ("start", "act", "message"),

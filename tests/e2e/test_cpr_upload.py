@@ -67,6 +67,7 @@ def test_upload_two_files_watch_progress_submit_and_see_the_tile_change(live_ser
     tile.get_by_role("link", name="Upload CPR Certificate").click()
 
     expect(page.get_by_role("heading", name="Certification Maintenance")).to_be_visible()
+    page.wait_for_load_state("load")  # the page's script listens for chosen files from then on
     expect(page.get_by_text("Please upload your certificate to verify your certification status")).to_be_visible()
     choose = page.locator("label.cpr-choose-button")
     expect(choose).to_have_text("Choose File")
@@ -123,6 +124,8 @@ def test_a_refused_file_shows_its_reason_and_submit_uploads_waiting_files(live_s
     log_in(page, live_server.url, user.email)
     page.goto(live_server.url + "/dashboard/")
     page.get_by_role("link", name="Upload CPR Certificate").click()
+    page.wait_for_url("**/maintenance/")
+    page.wait_for_load_state("load")  # the page's script listens for chosen files from then on
     fake = tmp_path / "card.pdf"
     fake.write_bytes(b"<html><script>alert(1)</script></html>")
     page.get_by_label("Choose File").set_input_files([fake])
@@ -150,6 +153,8 @@ def test_the_page_works_without_javascript(live_server, browser, tmp_path):
     log_in(page, live_server.url, user.email)
     page.goto(live_server.url + "/dashboard/")
     page.get_by_role("link", name="Upload CPR Certificate").click()
+    page.wait_for_url("**/maintenance/")
+    page.wait_for_load_state("load")  # the page's script listens for chosen files from then on
     front, back = card_files(tmp_path)
     page.get_by_label("Choose File").set_input_files([front, back])
     page.get_by_role("button", name="Upload", exact=True).click()

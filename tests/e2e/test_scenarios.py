@@ -180,6 +180,7 @@ def test_staff_reject_a_card_in_admin_and_the_certificant_uploads_again(
     tile.get_by_role("link", name="Upload CPR Certificate").click()
     expect(page.locator("#cpr-current")).to_contain_text("Rejected: The card's expiry date is cut off")
     expect(page.locator("#cpr-current")).to_contain_text("Please upload your current card again.")
+    page.wait_for_load_state("load")  # the page's script listens for chosen files from then on
     new_card = tmp_path / "new card.png"
     new_card.write_bytes(png_of_size(15_565))
     page.get_by_label("Choose File").set_input_files([new_card])

@@ -1,0 +1,131 @@
+"""The CEC Dashboard page, rendered once and kept per person in the shared cache.
+
+A person reloads their dashboard far more often than their credits change. The
+rendered page (with a placeholder for the CSRF token, and without messages) is
+stored with what it was rendered under:
+
+- the person's token, dropped whenever one of their credits, certifications,
+  cycles, CPR cards, certificates or cart lines is saved or deleted, from the
+  site, the admin or the worker;
+- the reference token, dropped when a certification type or a yearly cap changes;
+- the date, because statuses, the grace period and card expiry depend on today;
+- the name, member ID and staff flag the page header shows.
+
+A response that carries messages ("CECs reported") is rendered for itself. A stored page is served only while all three still match; otherwise the page is
+rendered again. The tokens are read before the database, and dropped both at
+once and again after the change commits, so a page rendered from data older
+than its tokens is never served. Losing any key (eviction, restart) only costs
+a render. pretix keeps its event caches the same way (a prefix that changes).
+"""
+
+import secrets
+from collections.abc import Callable
+from datetime import date
+
+from django.contrib.messages import get_messages
+from django.core.cache import cache
+from django.db import transaction
+from django.middleware.csrf import get_token
+
+PERSON_KEY = "dashboard:person:{}"
+PAGE_KEY = "dashboard:page:{}"
+REFERENCE_KEY = "dashboard:reference"
+TOKEN_SECONDS = 24 * 60 * 60
+PAGE_SECONDS = 30 * 60
+# Rendered in place of the CSRF token; each response gets its own masked token instead.
+CSRF_PLACEHOLDER = "csrf0placeholder0f0r0the0cached0dashboard0page0kept0per0person0"
+
+
+def dashboard_page(request, *, today: date, render: Callable[[dict], str]) -> str:
+    """The dashboard page of ``request.user`` for ``today``: the stored page if it is current, else
+    ``render(context)`` (a template render; ``context`` overrides the context processors' values)."""
+    if len(get_messages(request)):  # counted, not consumed: the render shows them
+        return render({})
+    user = request.user
+    person_key, page_key = PERSON_KEY.format(user.pk), PAGE_KEY.format(user.pk)
+    found = cache.get_many([person_key, REFERENCE_KEY, page_key])
+    stamp = (
+        found.get(person_key) or _new_token(person_key),
+        found.get(REFERENCE_KEY) or _new_token(REFERENCE_KEY),
+        today.isoformat(),
+        user.get_full_name(), user.member_id, user.is_staff,
+    )
+    stored = found.get(page_key)
+    if stored is not None and stored[0] == stamp:
+        html = stored[1]
+    else:
+        html = render({"csrf_token": CSRF_PLACEHOLDER, "messages": ()})
+        cache.set(page_key, (stamp, html), PAGE_SECONDS)
+    return html.replace(CSRF_PLACEHOLDER, get_token(request))
+
+
+def _new_token(key: str) -> str:
+    token = secrets.token_hex(8)
+    if cache.add(key, token, TOKEN_SECONDS):
+        return token
+    return cache.get(key) or token
+
+
+def person_changed(*user_ids: int) -> None:
+    """Forget the dashboards of these people, now and once the current transaction commits."""
+    keys = [key.format(uid) for uid in set(user_ids) if uid is not None for key in (PERSON_KEY, PAGE_KEY)]
+    if keys:
+        cache.delete_many(keys)
+        transaction.on_commit(lambda: cache.delete_many(keys))
+
+
+def reference_changed() -> None:
+    """Forget every dashboard (and the cached yearly caps): a certification type or a cap changed."""
+    from .selectors import CAPS_CACHE_KEY
+
+    keys = [REFERENCE_KEY, CAPS_CACHE_KEY]
+    cache.delete_many(keys)
+    transaction.on_commit(lambda: cache.delete_many(keys))
+
+
+# Signal receivers (connected in apps.py): every write path, including the admin and the worker. -----
+
+# For each model a dashboard shows: the foreign key that leads to its certificant, and the lookup from the
+# model to the certificant's id.
+OWNED = {
+    "cecs.CECEntry": ("user", "user_id"),
+    "certifications.Certification": ("user", "user_id"),
+    "certifications.Cycle": ("certification", "certification__user_id"),
+    "certifications.CprUpload": ("certification", "certification__user_id"),
+    "certifications.Certificate": ("certification", "certification__user_id"),
+    "cart.CartLine": ("cart", "cart__user_id"),
+}
+REFERENCE = ("certifications.CertificationType", "cecs.YearlyCap")
+
+
+def _stored_owner(model, pk) -> int | None:
+    lookup = OWNED[model._meta.label][1]
+    return model._base_manager.filter(pk=pk).values_list(lookup, flat=True).first()
+
+
+def _owner(model, instance) -> int | None:
+    if OWNED[model._meta.label][0] == "user":
+        return instance.user_id
+    return _stored_owner(model, instance.pk)
+
+
+def owned_before_save(sender, instance, update_fields=None, **kwargs) -> None:
+    """Remember who owned a row before a save that may move it to another person."""
+    field = OWNED[sender._meta.label][0]
+    if instance._state.adding or instance.pk is None:
+        return
+    if update_fields is not None and field not in update_fields and f"{field}_id" not in update_fields:
+        return
+    instance._dashboard_owner_before = _stored_owner(sender, instance.pk)
+
+
+def owned_after_save(sender, instance, **kwargs) -> None:
+    person_changed(_owner(sender, instance), getattr(instance, "_dashboard_owner_before", None))
+
+
+def owned_before_delete(sender, instance, **kwargs) -> None:
+    person_changed(_owner(sender, instance))
+
+
+def reference_saved_or_deleted(sender, instance, **kwargs) -> None:
+    reference_changed()

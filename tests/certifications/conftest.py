@@ -1,0 +1,11 @@
+import pytest
+
+
+@pytest.fixture
+def decision_emails(monkeypatch):
+    """The CPR decision emails queued for the worker (card ids), once their transactions commit."""
+    from certifications.tasks import send_cpr_decision_email
+
+    queued = []
+    monkeypatch.setattr(send_cpr_decision_email, "delay", queued.append)
+    return queued
