@@ -1,8 +1,8 @@
 """The CEC Dashboard page, rendered once and kept per person in the shared cache.
 
 A person reloads their dashboard far more often than their credits change. The
-rendered page (with a placeholder for the CSRF token, and without messages) is
-stored with what it was rendered under:
+rendered page (with placeholders for the CSRF token and the messages, which each
+response fills in) is stored with what it was rendered under:
 
 - the person's token, dropped whenever one of their credits, certifications,
   cycles, CPR cards, certificates or cart lines is saved or deleted, from the
@@ -11,7 +11,7 @@ stored with what it was rendered under:
 - the date, because statuses, the grace period and card expiry depend on today;
 - the name, member ID and staff flag the page header shows.
 
-A response that carries messages ("CECs reported") is rendered for itself. A stored page is served only while all three still match; otherwise the page is
+A stored page is served only while all of these still match; otherwise the page is
 rendered again. The tokens are read before the database, and dropped both at
 once and again after the change commits, so a page rendered from data older
 than its tokens is never served. Losing any key (eviction, restart) only costs
@@ -26,21 +26,22 @@ from django.contrib.messages import get_messages
 from django.core.cache import cache
 from django.db import transaction
 from django.middleware.csrf import get_token
+from django.template.loader import render_to_string
 
 PERSON_KEY = "dashboard:person:{}"
 PAGE_KEY = "dashboard:page:{}"
 REFERENCE_KEY = "dashboard:reference"
 TOKEN_SECONDS = 24 * 60 * 60
 PAGE_SECONDS = 30 * 60
-# Rendered in place of the CSRF token; each response gets its own masked token instead.
+# Rendered in place of the CSRF token and of the messages; each response fills them in for itself.
 CSRF_PLACEHOLDER = "csrf0placeholder0f0r0the0cached0dashboard0page0kept0per0person0"
+MESSAGES_PLACEHOLDER = "messages0placeholder0f0r0the0cached0dashboard0page0"
 
 
 def dashboard_page(request, *, today: date, render: Callable[[dict], str]) -> str:
     """The dashboard page of ``request.user`` for ``today``: the stored page if it is current, else
-    ``render(context)`` (a template render; ``context`` overrides the context processors' values)."""
-    if len(get_messages(request)):  # counted, not consumed: the render shows them
-        return render({})
+    ``render(context)`` stored for the next request. ``context`` fills the page's two holes with placeholders:
+    the CSRF token and the messages, which each response then gets its own of."""
     user = request.user
     person_key, page_key = PERSON_KEY.format(user.pk), PAGE_KEY.format(user.pk)
     found = cache.get_many([person_key, REFERENCE_KEY, page_key])
@@ -54,9 +55,11 @@ def dashboard_page(request, *, today: date, render: Callable[[dict], str]) -> st
     if stored is not None and stored[0] == stamp:
         html = stored[1]
     else:
-        html = render({"csrf_token": CSRF_PLACEHOLDER, "messages": ()})
+        html = render({"csrf_token": CSRF_PLACEHOLDER, "messages_html": MESSAGES_PLACEHOLDER})
         cache.set(page_key, (stamp, html), PAGE_SECONDS)
-    return html.replace(CSRF_PLACEHOLDER, get_token(request))
+    messages = get_messages(request)
+    notices = render_to_string("_messages.html", {"messages": messages}) if len(messages) else ""
+    return html.replace(CSRF_PLACEHOLDER, get_token(request)).replace(MESSAGES_PLACEHOLDER, notices)
 
 
 def _new_token(key: str) -> str:

@@ -479,9 +479,10 @@ def short(sql: str, width: int = 150) -> str:
 
 
 def report_dashboard_plans(session_key: str) -> list[Explained]:
-    queries = bench.dashboard_queries(session_key)
+    queries, cached = bench.dashboard_queries(session_key)
     explained = explain(queries)
-    log(f"Dashboard: {len(queries)} SQL queries per request, {len(explained)} SELECTs; EXPLAIN (ANALYZE, BUFFERS):")
+    log(f"Dashboard: {len(queries)} SQL queries when rendered ({len(cached)} when served from the cache), "
+        f"{len(explained)} SELECTs; EXPLAIN (ANALYZE, BUFFERS) of the render:")
     for n, e in enumerate(explained, 1):
         verdict = f"SEQ SCAN on {', '.join(e.seq_scans)}" if e.seq_scans else "indexes"
         small = f"; whole small table {', '.join(dict.fromkeys(e.small_scans))}" if e.small_scans else ""
