@@ -12,6 +12,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from .release import code_fingerprint
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -94,6 +96,8 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60 if 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+# Each release starts with its own keys, so no page or fragment rendered by the previous one is served.
+CACHES["default"].setdefault("KEY_PREFIX", env.str("CACHE_KEY_PREFIX", default="") or code_fingerprint(BASE_DIR))
 # Redis (or another shared cache) in production: the web processes and the worker must see one cache, because
 # sessions, users and rendered dashboards are kept there and forgotten when their data changes.
 SHARED_CACHE = "LocMemCache" not in CACHES["default"]["BACKEND"]
