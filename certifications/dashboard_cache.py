@@ -87,6 +87,8 @@ def reference_changed() -> None:
 
 
 # Signal receivers (connected in apps.py): every write path, including the admin and the worker. -----
+# QuerySet.update() and bulk_create() send no signals: code that uses them on these models calls
+# person_changed() itself. A change made outside Django (SQL by hand) shows once the page expires.
 
 # For each model a dashboard shows: the foreign key that leads to its certificant, and the lookup from the
 # model to the certificant's id.
