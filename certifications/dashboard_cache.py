@@ -109,8 +109,12 @@ def _stored_owner(model, pk) -> int | None:
 
 
 def _owner(model, instance) -> int | None:
-    if OWNED[model._meta.label][0] == "user":
+    """The row's certificant now: from the row itself, or its loaded parent, else one query."""
+    name = OWNED[model._meta.label][0]
+    if name == "user":
         return instance.user_id
+    if model._meta.get_field(name).is_cached(instance):
+        return getattr(instance, name).user_id
     return _stored_owner(model, instance.pk)
 
 
