@@ -18,20 +18,19 @@ than its tokens is never served. Losing any key (eviction, restart) only costs
 a render. pretix keeps its event caches the same way (a prefix that changes).
 """
 
-import secrets
 from collections.abc import Callable
 from datetime import date
 
 from django.contrib.messages import get_messages
 from django.core.cache import cache
-from django.db import transaction
 from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
+
+from acsm_portal.cache_tokens import token_new, tokens_drop
 
 PERSON_KEY = "dashboard:person:{}"
 PAGE_KEY = "dashboard:page:{}"
 REFERENCE_KEY = "dashboard:reference"
-TOKEN_SECONDS = 24 * 60 * 60
 PAGE_SECONDS = 30 * 60
 # Rendered in place of the CSRF token and of the messages; each response fills them in for itself.
 CSRF_PLACEHOLDER = "csrf0placeholder0f0r0the0cached0dashboard0page0kept0per0person0"
@@ -46,8 +45,8 @@ def dashboard_page(request, *, today: date, render: Callable[[dict], str]) -> st
     person_key, page_key = PERSON_KEY.format(user.pk), PAGE_KEY.format(user.pk)
     found = cache.get_many([person_key, REFERENCE_KEY, page_key])
     stamp = (
-        found.get(person_key) or _new_token(person_key),
-        found.get(REFERENCE_KEY) or _new_token(REFERENCE_KEY),
+        found.get(person_key) or token_new(person_key),
+        found.get(REFERENCE_KEY) or token_new(REFERENCE_KEY),
         today.isoformat(),
         user.get_full_name(), user.member_id, user.is_staff,
     )
@@ -62,28 +61,15 @@ def dashboard_page(request, *, today: date, render: Callable[[dict], str]) -> st
     return html.replace(CSRF_PLACEHOLDER, get_token(request)).replace(MESSAGES_PLACEHOLDER, notices)
 
 
-def _new_token(key: str) -> str:
-    token = secrets.token_hex(8)
-    if cache.add(key, token, TOKEN_SECONDS):
-        return token
-    return cache.get(key) or token
-
-
 def person_changed(*user_ids: int) -> None:
     """Forget the dashboards of these people, now and once the current transaction commits."""
-    keys = [key.format(uid) for uid in set(user_ids) if uid is not None for key in (PERSON_KEY, PAGE_KEY)]
-    if keys:
-        cache.delete_many(keys)
-        transaction.on_commit(lambda: cache.delete_many(keys))
+    tokens_drop([key.format(uid) for uid in set(user_ids) if uid is not None for key in (PERSON_KEY, PAGE_KEY)])
 
 
 def reference_changed() -> None:
-    """Forget every dashboard (and the cached yearly caps): a certification type or a cap changed."""
-    from .selectors import CAPS_CACHE_KEY
-
-    keys = [REFERENCE_KEY, CAPS_CACHE_KEY]
-    cache.delete_many(keys)
-    transaction.on_commit(lambda: cache.delete_many(keys))
+    """Forget every dashboard and the cached yearly caps (both carry this token): a certification type or a cap
+    changed."""
+    tokens_drop([REFERENCE_KEY])
 
 
 # Signal receivers (connected in apps.py): every write path, including the admin and the worker. -----

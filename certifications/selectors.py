@@ -9,9 +9,11 @@ from django.core.cache import cache
 from django.db.models import Exists, OuterRef, Subquery
 from django.urls import reverse
 
+from acsm_portal.cache_tokens import token_new
 from cecs.models import CECEntry, CreditFormat, CreditType, YearlyCap
 
 from . import rules
+from .dashboard_cache import REFERENCE_KEY
 from .models import Certificate, Certification, CprUpload, CprUploadFile, Cycle
 
 
@@ -103,11 +105,15 @@ CAPS_CACHE_KEY, CAPS_CACHE_SECONDS = "cecs:yearly-caps", 60
 
 
 def cap_rules() -> dict[str, Decimal]:
-    """The yearly caps (staff-editable); cached for a minute, they change rarely and are read on every dashboard."""
-    caps = cache.get(CAPS_CACHE_KEY)
-    if caps is None:
-        caps = dict(YearlyCap.objects.values_list("format", "max_cecs"))
-        cache.set(CAPS_CACHE_KEY, caps, CAPS_CACHE_SECONDS)
+    """The yearly caps (staff-editable), read on every dashboard render and cart; cached for a minute with the
+    reference token, which a changed cap drops (``dashboard_cache.reference_changed``)."""
+    found = cache.get_many([REFERENCE_KEY, CAPS_CACHE_KEY])
+    token = found.get(REFERENCE_KEY) or token_new(REFERENCE_KEY)
+    stored = found.get(CAPS_CACHE_KEY)
+    if stored is not None and stored[0] == token:
+        return stored[1]
+    caps = dict(YearlyCap.objects.values_list("format", "max_cecs"))
+    cache.set(CAPS_CACHE_KEY, (token, caps), CAPS_CACHE_SECONDS)
     return caps
 
 

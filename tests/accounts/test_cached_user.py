@@ -3,13 +3,15 @@
 import pytest
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY
+from django.contrib.auth.backends import ModelBackend
 from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from accounts.auth import USER_CACHE_KEY, USER_CACHE_SECONDS
+from accounts.auth import USER_CACHE_KEY, USER_CACHE_SECONDS, USER_TOKEN_KEY
 from accounts.models import User
+from acsm_portal.cache_tokens import token_new
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +41,8 @@ def test_only_the_first_request_reads_the_user_row(user_client, user):
     second, reads = home(user_client)
     assert second.status_code == 200
     assert reads == []
-    assert cache.get(USER_CACHE_KEY.format(user.pk)).email == user.email
+    token, copy = cache.get(USER_CACHE_KEY.format(user.pk))
+    assert (token, copy.email) == (cache.get(USER_TOKEN_KEY.format(user.pk)), user.email)
 
 
 def test_a_deactivated_user_is_logged_out_at_the_next_request(user_client, user):
@@ -63,7 +66,7 @@ def test_a_password_changed_elsewhere_ends_this_session(user_client, user):
 def test_a_deleted_user_is_logged_out(user_client, user):
     home(user_client)
     User.objects.filter(pk=user.pk).delete()
-    assert cache.get(USER_CACHE_KEY.format(user.pk)) is None
+    assert cache.get_many([USER_CACHE_KEY.format(user.pk), USER_TOKEN_KEY.format(user.pk)]) == {}
     response, _ = home(user_client)
     assert response.status_code == 302
 
@@ -76,8 +79,31 @@ def test_a_copy_cached_before_the_change_committed_is_dropped_at_commit(
     with django_capture_on_commit_callbacks() as after_commit:
         user.is_active = False
         user.save()
-        cache.set(USER_CACHE_KEY.format(user.pk), stale)  # another request read the row before the commit
+        # Another request, between the save and the commit, still reads the old row and stores it.
+        token = token_new(USER_TOKEN_KEY.format(user.pk))
+        cache.set(USER_CACHE_KEY.format(user.pk), (token, stale), USER_CACHE_SECONDS)
     assert home(user_client)[0].status_code == 200  # until the commit, the old row is what others see
     for callback in after_commit:
         callback()
     assert home(user_client)[0].status_code == 302
+
+
+def test_a_copy_read_before_the_change_and_stored_after_it_committed_is_not_served(
+    user_client, user, monkeypatch, django_capture_on_commit_callbacks
+):
+    read_row = ModelBackend.get_user
+
+    def read_then_the_admin_deactivates(backend, user_id):
+        row = read_row(backend, user_id)  # this request has read the row ...
+        with django_capture_on_commit_callbacks(execute=True):  # ... when the admin's change commits
+            changed = User.objects.get(pk=user_id)
+            changed.is_active = False
+            changed.save()
+        return row  # ... and the request stores the row it read, after the change was forgotten
+
+    monkeypatch.setattr(ModelBackend, "get_user", read_then_the_admin_deactivates)
+    assert home(user_client)[0].status_code == 200  # it started before the change
+    monkeypatch.setattr(ModelBackend, "get_user", read_row)
+    response, reads = home(user_client)
+    assert response.status_code == 302
+    assert len(reads) == 1  # the stored copy was refused and the row read again

@@ -19,7 +19,7 @@ from django.urls import reverse
 
 from cart.services import cart_add_renewal
 from cecs.models import CECEntry, YearlyCap
-from certifications import dashboard_cache
+from certifications import dashboard_cache, selectors
 from certifications.dashboard_cache import CSRF_PLACEHOLDER, MESSAGES_PLACEHOLDER, PAGE_KEY, dashboard_page
 from certifications.models import Certification, CertificationType, CprUpload, Cycle
 from certifications.renewals import certification_renew
@@ -164,6 +164,26 @@ def test_reference_data_changes_every_dashboard(user_client, other_client, user,
     cap.max_cecs = Decimal("2")
     cap.save()
     assert "2 of 50" in text(tile(page(user_client), CPT))
+
+
+def test_caps_read_before_a_change_and_stored_after_it_are_not_used(monkeypatch, django_capture_on_commit_callbacks):
+    caps = selectors.YearlyCap
+
+    class CapsReadWhileStaffChangesOne:
+        class objects:
+            @staticmethod
+            def values_list(*fields):
+                rows = list(caps.objects.values_list(*fields))  # this render has read the caps ...
+                with django_capture_on_commit_callbacks(execute=True):  # ... when staff lower one and commit
+                    cap = caps.objects.get(format="volunteering")
+                    cap.max_cecs = Decimal("2")
+                    cap.save()
+                return rows  # ... and the render stores what it read
+
+    monkeypatch.setattr(selectors, "YearlyCap", CapsReadWhileStaffChangesOne)
+    assert selectors.cap_rules()["volunteering"] == Decimal("8.00")
+    monkeypatch.setattr(selectors, "YearlyCap", caps)
+    assert selectors.cap_rules()["volunteering"] == Decimal("2.00")
 
 
 def test_a_new_day_renders_the_page_again(user_client, user, monkeypatch):
