@@ -1,7 +1,9 @@
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
+from .forms import time_zone_choices
 from .models import BillingAddress, User
 
 
@@ -22,6 +24,11 @@ class PortalUserChangeForm(UserChangeForm):
         model = User
         fields = "__all__"
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "time_zone" in self.fields:
+            self.fields["time_zone"].widget = forms.Select(choices=time_zone_choices())
+
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
@@ -30,12 +37,12 @@ class UserAdmin(DjangoUserAdmin):
     inlines = [BillingAddressInline]
     ordering = ("last_name", "first_name")
     list_display = ("member_id", "email", "first_name", "last_name", "is_staff", "is_active")
-    list_filter = ("is_staff", "is_active", "groups")
+    list_filter = ("is_staff", "is_active", "groups", "time_zone")
     search_fields = ("member_id", "email", "first_name", "last_name")
     readonly_fields = ("date_joined", "last_login")
     fieldsets = (
         (None, {"fields": ("email", "password")}),
-        ("Certificant", {"fields": ("first_name", "last_name", "member_id")}),
+        ("Certificant", {"fields": ("first_name", "last_name", "member_id", "time_zone")}),
         ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )

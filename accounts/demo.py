@@ -1,79 +1,189 @@
-"""Demo data: the certificant from the how-to and a staff reviewer."""
+"""Demo data: the certificant from the how-to, a second one on the West Coast, and a staff reviewer.
 
-from datetime import date
+Everything is placed relative to the clock (``acsm_portal.clock``), so the demo shows the same
+picture on any day, and on the day ``PORTAL_TODAY`` names.
+"""
+
+import io
+from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db import transaction
 
+from acsm_portal import clock
+
 from .models import BillingAddress, User
 
 DEMO_CERTIFICANT = {"email": "casey@example.com", "password": "recert-demo-2025"}
+DEMO_WEST = {"email": "riley@example.com", "password": "recert-demo-2025"}
 DEMO_STAFF = {"email": "staff@example.com", "password": "staff-demo-2025"}
+
+
+@dataclass(frozen=True)
+class DemoCredit:
+    share: Decimal  # where in the cycle's elapsed days it was earned: 0 = the cycle's first day, 1 = yesterday
+    units: str
+    credit_type: str
+    course_name: str
+    provider: str
+    format: str
+
+
+# The how-to's picture: CPT and EP in the cycle that contains today, 65 CECs reported of which 63 count
+# (a Volunteering entry crosses its yearly cap of 8), so CPT shows 45 of 45 and EP 60 of 60.
+CASEY_CREDITS = [
+    DemoCredit(Decimal("0.04"), "10", "cec", "Resistance Training for Older Adults", "ACSM", "live"),
+    DemoCredit(Decimal("0.16"), "1.5", "ceu", "Exercise Is Medicine: Chronic Disease Management", "ACSM Online",
+               "online"),
+    DemoCredit(Decimal("0.30"), "12", "cec", "ACSM Health & Fitness Summit", "ACSM", "conference"),
+    DemoCredit(Decimal("0.45"), "10", "cec", "Community 5K health screening", "City Parks Dept.", "volunteering"),
+    DemoCredit(Decimal("0.58"), "4", "cec", "Adult CPR/AED renewal course", "American Red Cross", "cpr_aed"),
+    DemoCredit(Decimal("0.72"), "4", "cec", "Guest lecture: Kinesiology 101", "State University", "teaching"),
+    DemoCredit(Decimal("0.88"), "1", "college", "KIN 410 Exercise Physiology Lab", "State University", "college"),
+]
+# Riley's CPT credits: 45 in all, earned inside Riley's cycle.
+RILEY_CREDITS = [
+    DemoCredit(Decimal("0.10"), "20", "cec", "Functional Training Certificate Course", "ACSM", "live"),
+    DemoCredit(Decimal("0.40"), "1.5", "ceu", "Nutrition for Active Adults", "ACSM Online", "online"),
+    DemoCredit(Decimal("0.75"), "10", "cec", "Strength and Conditioning Conference", "NSCA", "conference"),
+]
+
+
+def demo_casey_cycle(today: date) -> tuple[date, date]:
+    """The seed's cycle for ``today``: 1/1 two years back to 12/31 of this year, so it contains today."""
+    return date(today.year - 2, 1, 1), date(today.year, 12, 31)
+
+
+def demo_riley_cycle(today: date) -> tuple[date, date]:
+    """Riley's cycle for ``today``: in January to June, the cycle that ended last 12/31 (now in its grace
+    period, so RENEW carries the $80 late fee); from July, when no Dec 31 cycle can be in its grace period,
+    the cycle ending this 12/31 (the tile then says when the late fee starts, in Riley's time)."""
+    last = today.year - 1 if today.month <= 6 else today.year
+    return date(last - 2, 1, 1), date(last, 12, 31)
 
 
 @transaction.atomic
 def demo_seed() -> list[str]:
-    casey, created = User.objects.get_or_create(
-        email=DEMO_CERTIFICANT["email"],
-        defaults={"first_name": "Casey", "last_name": "Morgan", "member_id": "482913"},
-    )
-    casey.set_password(DEMO_CERTIFICANT["password"])
-    casey.save(update_fields=["password"])
+    """Create the demo people, or bring them back to the picture for today. Safe to run again.
+
+    Returns one line per person for the command to print.
+    """
+    from certifications.models import CertificationType
+    from certifications.reference import certification_types_ensure
+    from cecs.models import YearlyCap
+    from cecs.reference import yearly_caps_ensure
+
+    certification_types_ensure(CertificationType)
+    yearly_caps_ensure(YearlyCap)
+    staff, staff_created = _person(DEMO_STAFF, first_name="Sam", last_name="Reviewer", member_id="100001",
+                                   time_zone="America/New_York", staff=True)
+    casey, created = _person(DEMO_CERTIFICANT, first_name="Casey", last_name="Morgan", member_id="482913",
+                             time_zone="America/Indiana/Indianapolis")
     BillingAddress.objects.get_or_create(
         user=casey,
         defaults={"line1": "401 W Michigan St", "city": "Indianapolis", "state": "IN", "postal_code": "46202"},
     )
-    staff, staff_created = User.objects.get_or_create(
-        email=DEMO_STAFF["email"],
-        defaults={"first_name": "Sam", "last_name": "Reviewer", "member_id": "100001", "is_staff": True,
-                  "is_superuser": True},
+    riley, riley_created = _person(DEMO_WEST, first_name="Riley", last_name="Chen", member_id="573104",
+                                   time_zone="America/Los_Angeles")
+    BillingAddress.objects.get_or_create(
+        user=riley,
+        defaults={"line1": "1200 Getty Center Dr", "city": "Los Angeles", "state": "CA", "postal_code": "90049"},
     )
-    staff.set_password(DEMO_STAFF["password"])
-    staff.is_staff = staff.is_superuser = True
-    staff.save(update_fields=["password", "is_staff", "is_superuser"])
-    _seed_certifications(casey)
+    casey_today = clock.today_for(casey)
+    _certifications(casey, ("CPT", "EP"), demo_casey_cycle(casey_today), CASEY_CREDITS, today=casey_today)
+    riley_today = clock.today_for(riley)
+    riley_cycle = demo_riley_cycle(riley_today)
+    if _certifications(riley, ("CPT",), riley_cycle, RILEY_CREDITS, today=riley_today):
+        _approved_card(riley, staff, today=riley_today)
     return [
-        f"{'created' if created else 'kept'} certificant {casey.email} / {DEMO_CERTIFICANT['password']}",
+        f"{'created' if created else 'kept'} certificant {casey.email} / {DEMO_CERTIFICANT['password']}"
+        f" (Eastern time)",
+        f"{'created' if riley_created else 'kept'} certificant {riley.email} / {DEMO_WEST['password']}"
+        f" (Pacific time; cycle {riley_cycle[0]:%-m/%-d/%Y} - {riley_cycle[1]:%-m/%-d/%Y})",
         f"{'created' if staff_created else 'kept'} staff {staff.email} / {DEMO_STAFF['password']}",
     ]
 
 
-# The how-to's picture: CPT and EP, both 1/1/2024 - 12/31/2026, 65 CECs reported
-# of which 63 count (a Volunteering entry crosses its yearly cap of 8).
-DEMO_CREDITS = [
-    (date(2024, 2, 10), "10", "cec", "Resistance Training for Older Adults", "ACSM", "live"),
-    (date(2024, 6, 15), "1.5", "ceu", "Exercise Is Medicine: Chronic Disease Management", "ACSM Online", "online"),
-    (date(2024, 9, 20), "12", "cec", "ACSM Health & Fitness Summit", "ACSM", "conference"),
-    (date(2025, 3, 8), "10", "cec", "Community 5K health screening", "City Parks Dept.", "volunteering"),
-    (date(2025, 5, 1), "4", "cec", "Adult CPR/AED renewal course", "American Red Cross", "cpr_aed"),
-    (date(2025, 7, 19), "4", "cec", "Guest lecture: Kinesiology 101", "State University", "teaching"),
-    (date(2026, 2, 3), "1", "college", "KIN 410 Exercise Physiology Lab", "State University", "college"),
-]
+def _person(login: dict, *, first_name: str, last_name: str, member_id: str, time_zone: str,
+            staff: bool = False) -> tuple[User, bool]:
+    person, created = User.objects.get_or_create(
+        email=login["email"],
+        defaults={"first_name": first_name, "last_name": last_name, "member_id": member_id,
+                  "time_zone": time_zone, "is_staff": staff, "is_superuser": staff},
+    )
+    person.set_password(login["password"])
+    person.is_staff = person.is_superuser = staff
+    person.save(update_fields=["password", "is_staff", "is_superuser"])
+    return person, created
 
 
-def _seed_certifications(user: User) -> None:
+def _certifications(user: User, codes: tuple[str, ...], cycle: tuple[date, date], credits: list[DemoCredit], *,
+                    today: date) -> bool:
+    """Give ``user`` the certifications ``codes``, each in ``cycle`` with ``credits`` spread over its elapsed
+    days. A demo person whose open cycles are not ``cycle`` (seeded on another day) is rebuilt, unless they
+    have paid for something, which is kept as it is. Returns whether anything was (re)built."""
     from cecs.models import CECEntry
     from cecs.rules import to_cecs
-    from cecs.models import YearlyCap
-    from cecs.reference import yearly_caps_ensure
-    from certifications.models import Certification, CertificationType, Cycle
-    from certifications.reference import certification_types_ensure
+    from certifications.models import Certificate, Certification, CertificationType, Cycle
+    from payments.models import Order
 
-    certification_types_ensure(CertificationType)
-    yearly_caps_ensure(YearlyCap)
-    for code in ("CPT", "EP"):
-        certification, _ = Certification.objects.get_or_create(
+    start, end = cycle
+    wanted = {(code, start, end) for code in codes}
+    have = set(Cycle.objects.filter(certification__user=user, state=Cycle.State.OPEN)
+               .values_list("certification__certification_type__code", "start", "end"))
+    if have == wanted or Order.objects.filter(user=user).exists():
+        return False
+    Certificate.objects.filter(certification__user=user).delete()
+    Certification.objects.filter(user=user).delete()
+    CECEntry.objects.filter(user=user).delete()
+    years = end.year - start.year + 1
+    for code in codes:
+        certification = Certification.objects.create(
             user=user, certification_type=CertificationType.objects.get(code=code),
-            defaults={"first_certified_on": date(2018, 5, 14)},
+            first_certified_on=date(start.year - 2 * years, 5, 14),
         )
-        if not certification.cycles.exists():
-            Cycle.objects.create(certification=certification, start=date(2021, 1, 1), end=date(2023, 12, 31),
-                                 state=Cycle.State.RENEWED)
-            Cycle.objects.create(certification=certification, start=date(2024, 1, 1), end=date(2026, 12, 31))
-    for earned, units, credit_type, course, provider, fmt in DEMO_CREDITS:
-        CECEntry.objects.get_or_create(
-            user=user, course_name=course, date_earned=earned,
-            defaults={"units": Decimal(units), "credit_type": credit_type,
-                      "cecs": to_cecs(Decimal(units), credit_type), "provider": provider, "format": fmt,
-                      "date_reported": earned, "source": CECEntry.Source.SELF},
+        Cycle.objects.create(certification=certification, start=date(start.year - years, 1, 1),
+                             end=start - timedelta(days=1), state=Cycle.State.RENEWED)
+        Cycle.objects.create(certification=certification, start=start, end=end)
+    last = min(end, today - timedelta(days=1))
+    span = (last - start).days
+    for credit in credits:
+        earned = start + timedelta(days=int(span * credit.share))
+        CECEntry.objects.create(
+            user=user, course_name=credit.course_name, date_earned=earned,
+            date_reported=min(earned + timedelta(days=3), today), units=Decimal(credit.units),
+            credit_type=credit.credit_type, cecs=to_cecs(Decimal(credit.units), credit.credit_type),
+            provider=credit.provider, format=credit.format, source=CECEntry.Source.SELF,
         )
+    return True
+
+
+def _approved_card(user: User, reviewer: User, *, today: date) -> None:
+    """A CPR/AED card for each of ``user``'s certifications, uploaded, submitted and approved through the same
+    services as the site and the admin, valid for two more years."""
+    from certifications.models import Certification
+    from certifications.services import CardDetails, cpr_upload_add_file, cpr_upload_approve, cpr_upload_submit
+
+    for certification in Certification.objects.filter(user=user).select_related("certification_type"):
+        cpr_upload_add_file(certification=certification, user=user, name="cpr-card-front.png", data=_card_png(user))
+        upload = cpr_upload_submit(
+            certification=certification, user=user, today=today,
+            details=CardDetails(card_type="cpr_aed", issuing_organization="American Heart Association",
+                                expires_on=today + timedelta(days=730), skills_check_confirmed=True),
+        )
+        cpr_upload_approve(upload=upload, reviewer=reviewer)
+
+
+def _card_png(user: User) -> bytes:
+    """A small picture of a wallet card, as a phone camera would send it."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (640, 400), "#f4f1ea")
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 0, 640, 70), fill="#b3261e")
+    draw.text((24, 24), "Heartsaver CPR AED", fill="white")
+    draw.text((24, 120), f"{user.get_full_name()} has completed the course.", fill="black")
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -1,11 +1,23 @@
 import secrets
 
-from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.contrib.auth.models import (
+    AbstractBaseUser,
+    BaseUserManager,
+    PermissionsMixin,
+)
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import IntegrityError, models, transaction
-from django.utils import timezone
+
+from acsm_portal import clock
 
 MEMBER_ID_VALIDATOR = RegexValidator(r"^\d{6}$", "A member ID is exactly six digits.")
+
+
+def validate_time_zone(name: str) -> None:
+    """Refuse anything but an IANA zone name this machine knows (``America/Los_Angeles``)."""
+    if name and not clock.is_zone_name(name):
+        raise ValidationError(f"“{name}” is not a time zone; choose one from the list (for example America/Chicago).")
 
 
 def new_member_id() -> str:
@@ -58,7 +70,12 @@ class User(AbstractBaseUser, PermissionsMixin):
     )
     is_staff = models.BooleanField(default=False, help_text="Can log in to the staff admin.")
     is_active = models.BooleanField(default=True)
-    date_joined = models.DateTimeField(default=timezone.now)
+    date_joined = models.DateTimeField(default=clock.now)
+    time_zone = models.CharField(
+        "time zone", max_length=64, blank=True, default="", validators=[validate_time_zone],
+        help_text="An IANA name such as America/Los_Angeles. Deadlines end at 11:59 PM in this zone. "
+                  "Blank: the portal's zone, until the person's browser or profile sets one.",
+    )
 
     objects = UserManager()
 

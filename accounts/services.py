@@ -11,6 +11,8 @@ from django.db import transaction
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from acsm_portal import clock
+
 from .models import MEMBER_ID_VALIDATOR, BillingAddress, User
 
 
@@ -109,3 +111,34 @@ def billing_address_save(*, user: User, line1: str, line2: str, city: str, state
                   "country": country},
     )
     return address
+
+
+def person_time_zone_set(*, user: User, name: str) -> User:
+    """Set ``user``'s time zone to the IANA zone ``name`` (their profile, or staff).
+
+    Deadlines for them then end at 11:59 PM in that zone. Raises ``AccountError`` for a name
+    that is not a zone; an empty name returns them to the portal's zone.
+    """
+    name = name.strip()
+    if name and not clock.is_zone_name(name):
+        raise AccountError(f"“{name}” is not a time zone; choose one from the list.")
+    user.time_zone = name
+    user.save(update_fields=["time_zone"])
+    return user
+
+
+def person_time_zone_from_browser(*, user: User, name: str) -> bool:
+    """At log-in, take the zone the browser reports (``Intl.DateTimeFormat().resolvedOptions().timeZone``)
+    for a person who has none yet. Returns whether it was taken; an unknown or absent name changes nothing,
+    and a zone the person or staff chose is never overwritten."""
+    name = (name or "").strip()
+    if user.time_zone or not clock.is_zone_name(name):
+        return False
+    with transaction.atomic():
+        person = User.objects.select_for_update().get(pk=user.pk)
+        if person.time_zone:
+            return False
+        person.time_zone = name
+        person.save(update_fields=["time_zone"])
+    user.time_zone = name
+    return True

@@ -3,7 +3,8 @@ from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
-from django.utils import timezone
+
+from acsm_portal import clock
 
 from .models import User
 from .services import password_set_path
@@ -28,7 +29,7 @@ def send_set_password_email(self, user_id: int) -> str:
 
 @shared_task
 def clear_expired_sessions() -> int:
-    deleted, _ = Session.objects.filter(expire_date__lt=timezone.now()).delete()
+    deleted, _ = Session.objects.filter(expire_date__lt=clock.now()).delete()
     return deleted
 
 

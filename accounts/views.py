@@ -1,16 +1,55 @@
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.views import LoginView
 from django.db import connection
 from django.http import JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 from kombu import Connection
+
+from acsm_portal import clock
+
+from .forms import TimeZoneForm
+from .services import AccountError, person_time_zone_from_browser, person_time_zone_set
 
 
 @require_GET
 def home(request):
     return render(request, "accounts/home.html")
+
+
+class PortalLoginView(LoginView):
+    """Django's log-in, which also takes the browser's time zone for a person who has none yet
+    (``static/js/time-zone.js`` fills the hidden ``time_zone`` field)."""
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        person_time_zone_from_browser(user=form.get_user(), name=self.request.POST.get("time_zone", ""))
+        return response
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def profile(request):
+    """The person's profile: who they are, and the time zone their deadlines are kept in."""
+    form = TimeZoneForm(request.POST or None, initial={"time_zone": request.user.time_zone})
+    if request.method == "POST" and form.is_valid():
+        try:
+            person_time_zone_set(user=request.user, name=form.cleaned_data["time_zone"])
+        except AccountError as exc:
+            form.add_error("time_zone", str(exc))
+        else:
+            zone = clock.zone_label(request.user.time_zone or settings.TIME_ZONE)
+            messages.success(request, f"Saved. Your deadlines now end at 11:59 PM {zone}.")
+            return redirect("profile")
+    zone = clock.zone_for(request.user)
+    return render(request, "accounts/profile.html", {
+        "form": form,
+        "local_now": clock.now().astimezone(zone),
+        "zone_label": clock.zone_label(zone.key),
+    }, status=400 if form.errors else 200)
 
 
 @login_not_required

@@ -1,4 +1,25 @@
 from django.conf import settings
+from django.utils import timezone
+
+from . import clock
+
+
+class PersonTimeZoneMiddleware:
+    """Pages show times in the logged-in person's own zone (``User.time_zone``); everyone else sees the portal's."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            timezone.activate(clock.zone_for(user))
+        else:
+            timezone.deactivate()
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
 
 
 class ContentSecurityPolicyMiddleware:

@@ -6,7 +6,7 @@ local emulator. ``DJANGO_ENV=production`` refuses to start without a real
 secret key, database and Stripe keys.
 """
 
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import environ
@@ -66,6 +66,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "acsm_portal.middleware.PersonTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "acsm_portal.middleware.ContentSecurityPolicyMiddleware",
@@ -130,6 +131,16 @@ AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="America/New_York")
+# As-of date for rehearsing a season or checking a date (development and tests only): the clock answers
+# this date with the real time of day (acsm_portal/clock.py).
+PORTAL_TODAY = None
+if env.str("PORTAL_TODAY", default=""):
+    if PRODUCTION:
+        raise ImproperlyConfigured("PORTAL_TODAY moves the portal's clock; it is refused in production.")
+    try:
+        PORTAL_TODAY = date.fromisoformat(env.str("PORTAL_TODAY"))
+    except ValueError:
+        raise ImproperlyConfigured(f"PORTAL_TODAY must be a date such as 2027-01-15, not {env.str('PORTAL_TODAY')!r}.")
 USE_I18N = True
 USE_TZ = True
 

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.auth import urls as auth_urls
 from django.urls import include, path
 
 from accounts import views as account_views
@@ -9,7 +10,10 @@ admin.site.site_title = "MyACSM staff"
 urlpatterns = [
     path("", account_views.home, name="home"),
     path("healthz", account_views.healthz, name="healthz"),
-    path("accounts/", include("django.contrib.auth.urls")),
+    path("accounts/login/", account_views.PortalLoginView.as_view(), name="login"),
+    path("accounts/profile/", account_views.profile, name="profile"),
+    # Django's account pages, but for log-in, which also takes the browser's time zone.
+    path("accounts/", include([p for p in auth_urls.urlpatterns if p.name != "login"])),
     path("", include("certifications.urls")),
     path("", include("cecs.urls")),
     path("", include("cart.urls")),

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from django.db import transaction
 
+from acsm_portal import clock
 from certifications.models import Certification
 from certifications.selectors import tiles_for
 
@@ -117,6 +118,6 @@ def cart_recheck(*, user, today: date) -> Recheck:
                 fee.certification = line.certification
                 keep.append(fee)
                 messages.append(f"A ${tile.late_fee} late fee was added for {line.certification.certification_type.code}:"
-                                f" its cycle ended {tile.cycle_end:%-m/%-d/%Y}.")
+                                f" its cycle ended {clock.deadline_text(tile.cycle_end, user)}.")
     keep.sort(key=lambda x: (x.certification.certification_type.display_order, x.certification_id, x.kind != "renewal"))
     return Recheck(lines=keep, messages=messages)

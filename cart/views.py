@@ -2,10 +2,17 @@ from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from .services import CartError, CertificationNotFound, cart_add_renewal, cart_recheck, cart_remove_renewal
+from acsm_portal import clock
+
+from .services import (
+    CartError,
+    CertificationNotFound,
+    cart_add_renewal,
+    cart_recheck,
+    cart_remove_renewal,
+)
 
 
 def _back_to_tile(certification_id: int):
@@ -15,7 +22,7 @@ def _back_to_tile(certification_id: int):
 @require_POST
 def renew(request, certification_id: int):
     try:
-        line = cart_add_renewal(user=request.user, certification_id=certification_id, today=timezone.localdate())
+        line = cart_add_renewal(user=request.user, certification_id=certification_id, today=clock.today_for(request.user))
     except CertificationNotFound:
         raise Http404("No such certification.") from None
     except CartError as exc:
@@ -40,7 +47,7 @@ def remove(request, certification_id: int):
 
 @require_GET
 def cart(request):
-    result = cart_recheck(user=request.user, today=timezone.localdate())
+    result = cart_recheck(user=request.user, today=clock.today_for(request.user))
     for message in result.messages:
         messages.warning(request, message)
     return render(request, "cart/cart.html", {"lines": result.lines, "total": result.total})

@@ -1,7 +1,8 @@
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_http_methods
+
+from acsm_portal import clock
 
 from .forms import CECForm
 from .models import CECEntry
@@ -14,7 +15,7 @@ def report(request):
     form = CECForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            entry = cec_report(user=request.user, data=form.to_input(), today=timezone.localdate())
+            entry = cec_report(user=request.user, data=form.to_input(), today=clock.today_for(request.user))
         except CECError as exc:
             form.add_error(exc.field, exc.message)
         else:
@@ -29,7 +30,7 @@ def edit(request, pk: int):
     form = CECForm(request.POST or None, instance=entry)
     if request.method == "POST" and form.is_valid():
         try:
-            entry = cec_update(entry=CECEntry.objects.get(pk=pk), data=form.to_input(), today=timezone.localdate())
+            entry = cec_update(entry=CECEntry.objects.get(pk=pk), data=form.to_input(), today=clock.today_for(request.user))
         except CECError as exc:
             form.add_error(exc.field, exc.message)
         else:
@@ -43,7 +44,7 @@ def delete(request, pk: int):
     entry = get_object_or_404(CECEntry, pk=pk, user=request.user)
     if request.method == "POST":
         try:
-            cec_delete(entry=entry, today=timezone.localdate())
+            cec_delete(entry=entry, today=clock.today_for(request.user))
         except CECError as exc:
             messages.error(request, exc.message)
         else:

@@ -6,8 +6,8 @@ from datetime import date
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.template.loader import render_to_string
-from django.utils import timezone
 
+from acsm_portal import clock
 from acsm_portal.pdf import pdf_from_html
 
 from .models import Certificate, Cycle, certificate_file_name
@@ -57,6 +57,6 @@ def certificate_render(*, certificate_id: int) -> Certificate:
             if storage.exists(name):
                 storage.delete(name)
             certificate.pdf.save(name, ContentFile(content), save=False)
-            certificate.rendered_at = timezone.now()
+            certificate.rendered_at = clock.now()
             certificate.save(update_fields=["pdf", "rendered_at"])
     return certificate

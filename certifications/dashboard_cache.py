@@ -8,7 +8,8 @@ response fills in) is stored with what it was rendered under:
   cycles, CPR cards, certificates or cart lines is saved or deleted, from the
   site, the admin or the worker;
 - the reference token, dropped when a certification type or a yearly cap changes;
-- the date, because statuses, the grace period and card expiry depend on today;
+- the date and the person's time zone, because statuses, the grace period, card expiry and the deadlines
+  the page states depend on them;
 - the name, member ID and staff flag the page header shows.
 
 A stored page is served only while all of these still match; otherwise the page is
@@ -48,7 +49,7 @@ def dashboard_page(request, *, today: date, render: Callable[[dict], str]) -> st
         found.get(person_key) or token_new(person_key),
         found.get(REFERENCE_KEY) or token_new(REFERENCE_KEY),
         today.isoformat(),
-        user.get_full_name(), user.member_id, user.is_staff,
+        user.get_full_name(), user.member_id, user.is_staff, user.time_zone,
     )
     stored = found.get(page_key)
     if stored is not None and stored[0] == stamp:

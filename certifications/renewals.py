@@ -3,7 +3,8 @@
 from datetime import timedelta
 
 from django.db import transaction
-from django.utils import timezone
+
+from acsm_portal import clock
 
 from . import rules
 from .certificates import certificate_issue
@@ -14,12 +15,12 @@ def certification_renew(*, cycle_id: int, order_line_id: int | None = None) -> C
     """Close ``cycle_id`` as renewed, open the next one and issue its certificate. Renewing the same cycle twice is a no-op:
     the cycle already moved on, and its successor is returned."""
     with transaction.atomic():
-        cycle = Cycle.objects.select_for_update().select_related("certification__certification_type").get(pk=cycle_id)
+        cycle = Cycle.objects.select_for_update().select_related("certification__certification_type", "certification__user").get(pk=cycle_id)
         if cycle.state == Cycle.State.RENEWED:
             return Cycle.objects.get(certification_id=cycle.certification_id, start=cycle.end + timedelta(days=1))
-        cycle.state, cycle.renewed_at = Cycle.State.RENEWED, timezone.now()
+        cycle.state, cycle.renewed_at = Cycle.State.RENEWED, clock.now()
         cycle.save(update_fields=["state", "renewed_at"])
         start, end = rules.next_cycle(end=cycle.end, years=cycle.certification.certification_type.cycle_years)
         new = Cycle.objects.create(certification_id=cycle.certification_id, start=start, end=end)
-        certificate_issue(cycle=new, today=timezone.localdate())
+        certificate_issue(cycle=new, today=clock.today_for(cycle.certification.user))
         return new

@@ -33,7 +33,8 @@ class Cpr:
 
 
 def add_years(day: date, years: int) -> date:
-    """The same calendar day ``years`` later; Feb 29 becomes Feb 28 in a common year."""
+    """The same calendar day ``years`` later (or earlier, for a negative ``years``); Feb 29 becomes Feb 28 in a
+    common year."""
     try:
         return day.replace(year=day.year + years)
     except ValueError:
@@ -41,9 +42,16 @@ def add_years(day: date, years: int) -> date:
 
 
 def next_cycle(*, end: date, years: int) -> tuple[date, date]:
-    """The cycle after one ending on ``end``: it starts the next day and lasts ``years`` years."""
+    """The cycle after one ending on ``end``: it starts the next day and ends on the same calendar day
+    ``years`` years after ``end``. An end on the last day of February stays on the last day of February
+    (Feb 28 in a common year, Feb 29 in a leap year), so a chain of renewals never drifts by a day.
+
+    Returns ``(start, end)``, both inclusive.
+    """
     start = end + timedelta(days=1)
-    return start, add_years(start, years) - timedelta(days=1)
+    if end.month == 2 and start.month == 3:
+        return start, date(end.year + years, 3, 1) - timedelta(days=1)
+    return start, add_years(end, years)
 
 
 def grace_ends(end: date) -> date:
@@ -53,6 +61,9 @@ def grace_ends(end: date) -> date:
 
 
 def cycle_status(*, start: date, end: date, today: date) -> Status:
+    """Where a cycle from ``start`` to ``end`` stands on ``today`` (the certificant's date in their own zone):
+    renewed early (the cycle has not started), in process through ``end``, in the grace period through
+    ``grace_ends(end)``, lapsed after it. Each deadline ends at 11:59 PM on its day."""
     if today < start:
         return Status.RENEWED
     if today <= end:

@@ -16,8 +16,8 @@ from pathlib import Path
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
+from acsm_portal import clock
 from acsm_portal.errors import FieldError
 
 from . import uploads
@@ -197,7 +197,7 @@ def _cpr_transition(*, upload_id: int, to: str, by, reason: str = "") -> tuple[C
             raise CprError(
                 f"This CPR card is {upload.get_state_display().lower()}; it cannot be {_VERBS[to]} now."
             )
-        now = timezone.now()
+        now = clock.now()
         upload.state = to
         if to == State.PENDING:
             upload.submitted_at = now

@@ -6,7 +6,8 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+
+from acsm_portal import clock
 
 from .models import CprUpload
 
@@ -48,7 +49,7 @@ def send_cpr_decision_email(self, upload_id: int) -> str:
             from_email=None,
             recipient_list=[user.email],
         )
-        upload.decision_emailed_at = timezone.now()
+        upload.decision_emailed_at = clock.now()
         upload.save(update_fields=["decision_emailed_at"])
     return "sent"
 

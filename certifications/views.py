@@ -7,11 +7,11 @@ from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from acsm_portal import clock
 from cecs.forms import CECForm
 
 from . import uploads
@@ -20,13 +20,18 @@ from .dashboard_cache import dashboard_page
 from .forms import CprDetailsForm
 from .models import CprUploadFile
 from .selectors import (
+    certificate_for,
     certification_for,
     cpr_file_for,
     cpr_maintenance_for,
-    certificate_for,
     dashboard_for,
 )
-from .services import CprError, cpr_upload_add_file, cpr_upload_discard, cpr_upload_submit
+from .services import (
+    CprError,
+    cpr_upload_add_file,
+    cpr_upload_discard,
+    cpr_upload_submit,
+)
 
 # Served files must never run as a page: no scripts, no styles, no frames, a unique origin.
 FILE_CSP = "default-src 'none'; frame-ancestors 'none'; sandbox"
@@ -34,7 +39,7 @@ FILE_CSP = "default-src 'none'; frame-ancestors 'none'; sandbox"
 
 @require_GET
 def dashboard(request):
-    today = timezone.localdate()
+    today = clock.today_for(request.user)
 
     def render_page(context: dict) -> str:
         return render_to_string("certifications/dashboard.html", {
@@ -43,6 +48,7 @@ def dashboard(request):
             "report_form": CECForm(),
             "learning_url": settings.ONLINE_LEARNING_PLATFORM_URL,
             "today": today,
+            "zone_label": clock.zone_label_for(request.user),
         }, request=request)
 
     return HttpResponse(dashboard_page(request, today=today, render=render_page))
@@ -119,7 +125,7 @@ def cpr_maintenance(request, certification_id: int):
             if not refused and form.is_valid():
                 try:
                     cpr_upload_submit(certification=certification, user=request.user, details=form.to_details(),
-                                      today=timezone.localdate())
+                                      today=clock.today_for(request.user))
                 except CprError as exc:
                     if exc.field in form.fields:
                         form.add_error(exc.field, exc.message)
@@ -144,7 +150,7 @@ def cpr_maintenance(request, certification_id: int):
         "refused": refused,
         "accept": uploads.ACCEPT,
         "max_files": uploads.MAX_FILES,
-        "today": timezone.localdate(),
+        "today": clock.today_for(request.user),
     }, status=400 if refused or form.errors else 200)
 
 

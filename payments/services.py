@@ -14,8 +14,8 @@ from decimal import Decimal
 
 import stripe
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
+from acsm_portal import clock
 from cart.models import Cart, CartLine
 from cart.services import cart_recheck
 from certifications.models import Cycle
@@ -76,7 +76,7 @@ def payment_transition(*, payment_id: int, to: str, actor: str, note: str = "", 
 # ---------------------------------------------------------------- placing
 
 def _new_order_number() -> str:
-    return f"R{timezone.localdate():%y}-{secrets.token_hex(3).upper()}"
+    return f"R{clock.today():%y}-{secrets.token_hex(3).upper()}"
 
 
 def order_place(*, user, billing: BillingInput, expected_total: Decimal, today: date) -> Order:
@@ -106,7 +106,7 @@ def order_place(*, user, billing: BillingInput, expected_total: Decimal, today: 
             if order.payments.filter(state__in=rules.OPEN_STATES - {rules.CREATED}).exists():
                 raise PaymentError("A payment for your earlier order is still in progress; please wait a moment.")
             order.payments.filter(state=rules.CREATED).update(state=rules.CANCELED, state_changed_by="replaced")
-            order.state, order.canceled_at = Order.State.CANCELED, timezone.now()
+            order.state, order.canceled_at = Order.State.CANCELED, clock.now()
             order.save(update_fields=["state", "canceled_at"])
         cycles = dict(
             Cycle.objects.filter(certification_id__in=[x[0] for x in wanted], state=Cycle.State.OPEN)
@@ -253,7 +253,7 @@ def payment_confirm(*, payment_id: int, amount_cents: int, actor: str) -> Paymen
         except IntegrityError:
             raise PaymentError(f"Order {order.number} is already paid.") from None
         if order.state != Order.State.PAID:
-            order.state, order.paid_at = Order.State.PAID, timezone.now()
+            order.state, order.paid_at = Order.State.PAID, clock.now()
             order.save(update_fields=["state", "paid_at"])
             for line in order.lines.filter(kind=OrderLine.Kind.RENEWAL):
                 certification_renew(cycle_id=line.cycle_id, order_line_id=line.pk)

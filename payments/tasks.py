@@ -3,7 +3,8 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.template.loader import render_to_string
-from django.utils import timezone
+
+from acsm_portal import clock
 
 from .models import Order
 from .pdf import receipt_pdf
@@ -30,6 +31,6 @@ def order_receipt_email(self, order_id: int) -> str:
         message.attach_alternative(render_to_string("emails/receipt.html", context), "text/html")
         message.attach(f"receipt-{order.number}.pdf", receipt_pdf(order=order), "application/pdf")
         message.send()
-        order.receipt_emailed_at = timezone.now()
+        order.receipt_emailed_at = clock.now()
         order.save(update_fields=["receipt_emailed_at"])
     return "sent"

@@ -4,24 +4,30 @@ from django.contrib.auth.decorators import login_not_required
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.services import billing_address_save
+from acsm_portal import clock
 from cart.services import cart_recheck
 
 from . import rules
 from .forms import BillingForm
 from .models import Order, Payment
 from .pdf import receipt_pdf
-from .services import PaymentError, order_place, payment_charge, payment_refresh, payment_start
+from .services import (
+    PaymentError,
+    order_place,
+    payment_charge,
+    payment_refresh,
+    payment_start,
+)
 from .webhooks import WebhookRejected, webhook_handle
 
 
 @require_http_methods(["GET", "POST"])
 def checkout(request):
-    today = timezone.localdate()
+    today = clock.today_for(request.user)
     if request.method == "GET":
         checked = cart_recheck(user=request.user, today=today)
         for message in checked.messages:
