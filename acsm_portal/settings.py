@@ -140,7 +140,7 @@ if env.str("PORTAL_TODAY", default=""):
     try:
         PORTAL_TODAY = date.fromisoformat(env.str("PORTAL_TODAY"))
     except ValueError:
-        raise ImproperlyConfigured(f"PORTAL_TODAY must be a date such as 2027-01-15, not {env.str('PORTAL_TODAY')!r}.")
+        raise ImproperlyConfigured(f"PORTAL_TODAY must be a date as YYYY-MM-DD, not {env.str('PORTAL_TODAY')!r}.")
 USE_I18N = True
 USE_TZ = True
 

@@ -2,6 +2,7 @@
 
 from django.template.loader import render_to_string
 
+from acsm_portal import clock
 from acsm_portal.pdf import pdf_from_html
 
 from . import rules
@@ -9,7 +10,10 @@ from .models import Order
 
 
 def receipt_pdf(*, order: Order) -> bytes:
+    """The receipt of a paid (or refunded) order as PDF bytes, its time in the holder's own zone."""
     payment = order.payments.filter(state__in=[rules.SUCCEEDED, rules.REFUNDED]).first()
-    html = render_to_string("payments/receipt_pdf.html", {"order": order, "payment": payment,
-                                                          "lines": list(order.lines.all())})
+    html = render_to_string("payments/receipt_pdf.html", {
+        "order": order, "payment": payment, "lines": list(order.lines.all()),
+        "paid_at": clock.moment_text(order.paid_at, order.user),
+    })
     return pdf_from_html(html)

@@ -22,7 +22,8 @@ def order_receipt_email(self, order_id: int) -> str:
             return "already sent"
         lines = list(order.lines.all())
         payment = order.payments.filter(state="succeeded").first()
-        context = {"order": order, "lines": lines, "payment": payment, "base_url": settings.PORTAL_BASE_URL}
+        context = {"order": order, "lines": lines, "payment": payment, "base_url": settings.PORTAL_BASE_URL,
+                   "paid_at": clock.moment_text(order.paid_at, order.user)}
         message = EmailMultiAlternatives(
             subject=f"Your MyACSM receipt {order.number}",
             body=render_to_string("emails/receipt.txt", context),

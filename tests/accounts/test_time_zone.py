@@ -1,0 +1,114 @@
+"""Each person's time zone: taken from the browser at the first log-in, chosen on the profile page,
+set by staff; pages then show times and deadlines in it."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.urls import reverse
+
+from acsm_portal import clock
+from accounts.models import User
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+PASSWORD = "correct-horse-battery"
+YEAR = clock.today().year
+
+
+def _log_in(client, person, **extra):
+    return client.post(reverse("login"), {"username": person.email, "password": PASSWORD, **extra})
+
+
+def test_the_first_log_in_takes_the_browsers_zone(client):
+    person = UserFactory()
+    assert _log_in(client, person, time_zone="America/Los_Angeles").status_code == 302
+    person.refresh_from_db()
+    assert person.time_zone == "America/Los_Angeles"
+
+
+def test_a_later_log_in_never_overwrites_a_chosen_zone(client):
+    person = UserFactory(time_zone="America/Chicago")
+    assert _log_in(client, person, time_zone="Europe/Paris").status_code == 302
+    person.refresh_from_db()
+    assert person.time_zone == "America/Chicago"
+
+
+@pytest.mark.parametrize("sent", ["", "PST", "Mars/Olympus_Mons", "<script>alert(1)</script>", "x" * 500])
+def test_a_browser_zone_that_is_not_a_zone_is_ignored(client, sent):
+    person = UserFactory()
+    assert _log_in(client, person, time_zone=sent).status_code == 302
+    person.refresh_from_db()
+    assert person.time_zone == ""
+
+
+def test_a_failed_log_in_sets_nothing(client):
+    person = UserFactory()
+    response = client.post(reverse("login"), {"username": person.email, "password": "wrong", "time_zone": "UTC"})
+    assert response.status_code == 200
+    person.refresh_from_db()
+    assert person.time_zone == ""
+
+
+def test_the_log_in_page_asks_the_browser_for_its_zone(client):
+    html = client.get(reverse("login")).content.decode()
+    assert '<input type="hidden" name="time_zone" value="">' in html
+    assert '<script src="/static/js/time-zone.js"></script>' in html
+
+
+def test_the_profile_shows_the_persons_time_and_saves_a_new_zone(client, settings):
+    settings.TIME_ZONE = "America/New_York"
+    person = UserFactory(time_zone="America/Los_Angeles")
+    client.force_login(person)
+    with time_machine.travel(datetime(YEAR, 12, 31, 21, 30, tzinfo=ZoneInfo("America/Los_Angeles")), tick=False):
+        html = client.get(reverse("profile")).content.decode()
+    weekday = f"{datetime(YEAR, 12, 31):%A}"
+    assert f"Your time now: <strong>9:30 PM</strong> on {weekday}, 12/31/{YEAR} (Pacific time)." in html
+    assert '<option value="America/Los_Angeles" selected>Pacific time (America/Los_Angeles)</option>' in html
+
+    response = client.post(reverse("profile"), {"time_zone": "America/Chicago"}, follow=True)
+    assert response.redirect_chain == [(reverse("profile"), 302)]
+    assert "Saved. Your deadlines now end at 11:59 PM Central time." in response.content.decode()
+    person.refresh_from_db()
+    assert person.time_zone == "America/Chicago"
+
+
+def test_the_profile_refuses_a_zone_that_is_not_in_the_list(client):
+    person = UserFactory(time_zone="America/Denver")
+    client.force_login(person)
+    response = client.post(reverse("profile"), {"time_zone": "Mars/Olympus_Mons"})
+    assert response.status_code == 400
+    assert "Select a valid choice. Mars/Olympus_Mons is not one of the available choices." in response.content.decode()
+    person.refresh_from_db()
+    assert person.time_zone == "America/Denver"
+
+
+def test_choosing_the_blank_option_returns_to_the_portals_zone(client, settings):
+    settings.TIME_ZONE = "America/New_York"
+    person = UserFactory(time_zone="Pacific/Auckland")
+    client.force_login(person)
+    response = client.post(reverse("profile"), {"time_zone": ""}, follow=True)
+    assert "Saved. Your deadlines now end at 11:59 PM Eastern time." in response.content.decode()
+    person.refresh_from_db()
+    assert person.time_zone == ""
+
+
+def test_staff_set_a_persons_zone_in_the_admin(client):
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    person = UserFactory()
+    client.force_login(staff)
+    url = reverse("admin:accounts_user_change", args=[person.pk])
+    form = client.get(url).content.decode()
+    assert '<option value="America/Phoenix">Mountain time (America/Phoenix)</option>' in form
+    data = {"email": person.email, "first_name": person.first_name, "last_name": person.last_name,
+            "member_id": person.member_id, "time_zone": "America/Phoenix", "is_active": "on",
+            "billing_address-TOTAL_FORMS": "0", "billing_address-INITIAL_FORMS": "0"}
+    response = client.post(url, data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert User.objects.get(pk=person.pk).time_zone == "America/Phoenix"
+    data["time_zone"] = "Not/A_Zone"
+    response = client.post(url, data)
+    assert response.status_code == 200
+    assert "“Not/A_Zone” is not a time zone" in response.content.decode()
+    assert User.objects.get(pk=person.pk).time_zone == "America/Phoenix"
