@@ -27,6 +27,7 @@ from certifications.services import CardDetails, CprError, cpr_upload_add_file, 
 from tests.certifications.cpr_helpers import png_bytes
 from tests.factories import UserFactory, renewable_certification
 
+pytestmark = pytest.mark.deadlines
 PORTAL_ZONE = "America/New_York"
 ZONES = {"America/New_York": "Eastern time", "America/Los_Angeles": "Pacific time"}
 

@@ -24,7 +24,7 @@ from payments.services import order_place, payment_charge, payment_refresh, paym
 from tests.factories import UserFactory, renewable_certification
 from tests.payments.helpers import BILLING, CARD_3DS, authenticate_3ds, card
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("localstripe")]
+pytestmark = [pytest.mark.deadlines, pytest.mark.django_db, pytest.mark.usefixtures("localstripe")]
 
 YEAR = clock.today().year
 CYCLE = (date(YEAR - 2, 1, 1), date(YEAR, 12, 31))
