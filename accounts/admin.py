@@ -27,7 +27,8 @@ class PortalUserChangeForm(UserChangeForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if "time_zone" in self.fields:
-            self.fields["time_zone"].widget = forms.Select(choices=time_zone_choices())
+            self.fields["time_zone"].widget = forms.Select(choices=time_zone_choices(
+                unset="Not set: the portal's time until the person's browser or profile sets one"))
 
 
 @admin.register(User)

@@ -121,22 +121,32 @@ def _person(login: dict, *, first_name: str, last_name: str, member_id: str, tim
 def _certifications(user: User, codes: tuple[str, ...], cycle: tuple[date, date], credits: list[DemoCredit], *,
                     today: date) -> bool:
     """Give ``user`` the certifications ``codes``, each in ``cycle`` with ``credits`` spread over its elapsed
-    days. A demo person whose open cycles are not ``cycle`` (seeded on another day) is rebuilt, unless they
-    have paid for something, which is kept as it is. Returns whether anything was (re)built."""
+    days. A demo person whose open cycles are not ``cycle`` (seeded on another day) is rebuilt with their
+    unpaid orders and stored files, unless they have paid for something, which is kept as it is. Returns
+    whether anything was (re)built."""
+    from django.core.files.storage import default_storage
+
     from cecs.models import CECEntry
     from cecs.rules import to_cecs
-    from certifications.models import Certificate, Certification, CertificationType, Cycle
-    from payments.models import Order
+    from certifications.models import Certificate, Certification, CertificationType, CprUploadFile, Cycle
+    from payments.models import Order, Payment
 
     start, end = cycle
     wanted = {(code, start, end) for code in codes}
     have = set(Cycle.objects.filter(certification__user=user, state=Cycle.State.OPEN)
                .values_list("certification__certification_type__code", "start", "end"))
-    if have == wanted or Order.objects.filter(user=user).exists():
+    if have == wanted or Order.objects.filter(user=user, state__in=[Order.State.PAID, Order.State.REFUNDED]).exists():
         return False
+    files = [name for name in [
+        *CprUploadFile.objects.filter(upload__certification__user=user).values_list("file", flat=True),
+        *Certificate.objects.filter(certification__user=user).values_list("pdf", flat=True),
+    ] if name]
+    Payment.objects.filter(order__user=user).delete()
+    Order.objects.filter(user=user).delete()
     Certificate.objects.filter(certification__user=user).delete()
     Certification.objects.filter(user=user).delete()
     CECEntry.objects.filter(user=user).delete()
+    transaction.on_commit(lambda: [default_storage.delete(name) for name in files])
     years = end.year - start.year + 1
     for code in codes:
         certification = Certification.objects.create(

@@ -1,5 +1,4 @@
 from django import forms
-from django.conf import settings
 
 from acsm_portal import clock
 
@@ -10,18 +9,19 @@ COMMON_ZONES = [
 ]
 
 
-def time_zone_choices() -> list:
-    """Select options: the common North American zones by their names, then every IANA zone."""
+def time_zone_choices(*, unset: str = "") -> list[tuple[str, str] | tuple[str, list[tuple[str, str]]]]:
+    """Select options: the common North American zones by name, then every other zone a person may have
+    (``clock.zone_names``), grouped; with ``unset``, a first blank option of that label."""
     common = [(name, f"{clock.zone_label(name)} ({name})") for name in COMMON_ZONES if clock.is_zone_name(name)]
-    rest = [(name, name.replace("_", " ")) for name in sorted(clock.zone_names() - set(COMMON_ZONES))
-            if "/" in name and not name.startswith(("Etc/", "SystemV/", "US/"))] + [("UTC", "UTC")]
-    return [("", f"The portal's time ({clock.zone_label(settings.TIME_ZONE)})"),
-            ("Common", common), ("All time zones", rest)]
+    rest = [(name, name.replace("_", " ")) for name in sorted(clock.zone_names() - set(COMMON_ZONES))]
+    return ([("", unset)] if unset else []) + [("Common", common), ("All time zones", rest)]
 
 
 class TimeZoneForm(forms.Form):
+    """The person's own time zone, on their profile page (always one of the zones a person may have)."""
+
     time_zone = forms.ChoiceField(
-        label="Time zone", required=False,
+        label="Time zone",
         help_text="Your deadlines (cycle end, grace period, CPR card expiry) end at 11:59 PM in this zone.",
     )
 

@@ -15,7 +15,8 @@ MEMBER_ID_VALIDATOR = RegexValidator(r"^\d{6}$", "A member ID is exactly six dig
 
 
 def validate_time_zone(name: str) -> None:
-    """Refuse anything but an IANA zone name this machine knows (``America/Los_Angeles``)."""
+    """Refuse anything but a zone a person may have (``clock.zone_names``: ``America/Los_Angeles``, ``UTC``).
+    Raises ``ValidationError``."""
     if name and not clock.is_zone_name(name):
         raise ValidationError(f"“{name}” is not a time zone; choose one from the list (for example America/Chicago).")
 
@@ -74,7 +75,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     time_zone = models.CharField(
         "time zone", max_length=64, blank=True, default="", validators=[validate_time_zone],
         help_text="An IANA name such as America/Los_Angeles. Deadlines end at 11:59 PM in this zone. "
-                  "Blank: the portal's zone, until the person's browser or profile sets one.",
+                  "Blank: not set yet; the portal's zone until the person's browser or profile sets one.",
     )
 
     objects = UserManager()

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from acsm_portal import clock
+from acsm_portal.clock import canonical_zone
 
 from .models import MEMBER_ID_VALIDATOR, BillingAddress, User
 
@@ -114,31 +114,33 @@ def billing_address_save(*, user: User, line1: str, line2: str, city: str, state
 
 
 def person_time_zone_set(*, user: User, name: str) -> User:
-    """Set ``user``'s time zone to the IANA zone ``name`` (their profile, or staff).
+    """Set ``user``'s time zone to the IANA zone ``name`` (from their profile or staff), or to blank (staff only:
+    "not set", so the person's browser sets it at their next log-in).
 
-    Deadlines for them then end at 11:59 PM in that zone. Raises ``AccountError`` for a name
-    that is not a zone; an empty name returns them to the portal's zone.
+    Deadlines for them then end at 11:59 PM in that zone. An alias is stored by its canonical name
+    (``US/Pacific`` -> ``America/Los_Angeles``). Raises ``AccountError`` for a name that is not a zone.
     """
     name = name.strip()
-    if name and not clock.is_zone_name(name):
+    zone = canonical_zone(name) if name else ""
+    if zone is None:
         raise AccountError(f"“{name}” is not a time zone; choose one from the list.")
-    user.time_zone = name
+    user.time_zone = zone
     user.save(update_fields=["time_zone"])
     return user
 
 
 def person_time_zone_from_browser(*, user: User, name: str) -> bool:
     """At log-in, take the zone the browser reports (``Intl.DateTimeFormat().resolvedOptions().timeZone``)
-    for a person who has none yet. Returns whether it was taken; an unknown or absent name changes nothing,
-    and a zone the person or staff chose is never overwritten."""
-    name = (name or "").strip()
-    if user.time_zone or not clock.is_zone_name(name):
+    for a person whose zone is not set yet. Returns whether it was taken; an unknown or absent name changes
+    nothing, and a zone the person or staff set is never overwritten."""
+    zone = canonical_zone(name)
+    if user.time_zone or zone is None:
         return False
     with transaction.atomic():
         person = User.objects.select_for_update().get(pk=user.pk)
         if person.time_zone:
             return False
-        person.time_zone = name
+        person.time_zone = zone
         person.save(update_fields=["time_zone"])
-    user.time_zone = name
+    user.time_zone = zone
     return True

@@ -29,7 +29,7 @@ def send_set_password_email(self, user_id: int) -> str:
 
 @shared_task
 def clear_expired_sessions() -> int:
-    deleted, _ = Session.objects.filter(expire_date__lt=clock.now()).delete()
+    deleted, _ = Session.objects.filter(expire_date__lt=clock.real_now()).delete()
     return deleted
 
 

@@ -34,17 +34,16 @@ class PortalLoginView(LoginView):
 @require_http_methods(["GET", "POST"])
 def profile(request):
     """The person's profile: who they are, and the time zone their deadlines are kept in."""
-    form = TimeZoneForm(request.POST or None, initial={"time_zone": request.user.time_zone})
+    zone = clock.zone_for(request.user)
+    form = TimeZoneForm(request.POST or None, initial={"time_zone": zone.key})
     if request.method == "POST" and form.is_valid():
         try:
             person_time_zone_set(user=request.user, name=form.cleaned_data["time_zone"])
         except AccountError as exc:
             form.add_error("time_zone", str(exc))
         else:
-            zone = clock.zone_label(request.user.time_zone or settings.TIME_ZONE)
-            messages.success(request, f"Saved. Your deadlines now end at 11:59 PM {zone}.")
+            messages.success(request, f"Saved. Your deadlines now end at 11:59 PM {clock.zone_label_for(request.user)}.")
             return redirect("profile")
-    zone = clock.zone_for(request.user)
     return render(request, "accounts/profile.html", {
         "form": form,
         "local_now": clock.now().astimezone(zone),

@@ -10,14 +10,16 @@ name such as ``America/Los_Angeles``): a deadline such as the cycle end ends at
 11:59 PM on that day *their* time.
 
 ``PORTAL_TODAY`` (an ISO date, development and tests only: settings refuse it in
-production) makes the clock answer that date with the real time of day in the
-portal's zone, so staff can rehearse a season and testers can check a date.
-Tests move the time itself with time-machine, which this module follows.
+production) moves the clock so that, in the portal's zone, it is that date at the
+real time of day when the process first asks; from then on the clock runs as usual
+(past midnight it is the next day), so time never goes backwards. Tests move the
+time itself with time-machine, which this module follows.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, tzinfo
+import logging
+from datetime import date, datetime, timedelta, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -25,8 +27,17 @@ from babel.dates import get_timezone_name
 from django.conf import settings
 from django.utils import timezone
 
-# The last minute of a day: a deadline "on 12/31" ends at 11:59 PM that day.
-END_OF_DAY = time(23, 59)
+log = logging.getLogger(__name__)
+
+# Names some systems and browsers report for a zone that has a canonical name.
+ZONE_ALIASES = {
+    "Etc/UTC": "UTC", "Etc/UCT": "UTC", "Etc/Universal": "UTC", "Etc/Zulu": "UTC", "Etc/GMT": "UTC",
+    "Etc/Greenwich": "UTC", "GMT": "UTC", "UCT": "UTC", "Universal": "UTC", "Zulu": "UTC",
+    "US/Eastern": "America/New_York", "US/Central": "America/Chicago", "US/Mountain": "America/Denver",
+    "US/Arizona": "America/Phoenix", "US/Pacific": "America/Los_Angeles", "US/Alaska": "America/Anchorage",
+    "US/Hawaii": "Pacific/Honolulu", "US/East-Indiana": "America/Indiana/Indianapolis",
+    "US/Michigan": "America/Detroit",
+}
 
 
 def portal_zone() -> ZoneInfo:
@@ -34,22 +45,37 @@ def portal_zone() -> ZoneInfo:
     return zone_named(settings.TIME_ZONE)
 
 
-def now() -> datetime:
-    """The current instant, time-zone aware (UTC).
+def real_now() -> datetime:
+    """The machine's time, aware (UTC), whatever ``PORTAL_TODAY`` says: for housekeeping that compares with
+    timestamps Django itself writes from the real clock (session expiry)."""
+    return timezone.now()
 
-    With ``settings.PORTAL_TODAY`` set: that date at the real time of day in the portal's zone.
-    """
+
+def now() -> datetime:
+    """The current instant, aware (UTC): the real one, or under ``settings.PORTAL_TODAY`` the real one moved by
+    whole days (see the module docstring). Never earlier than a previous answer in the same process, except
+    for the hour a daylight-saving change repeats."""
     real = timezone.now()
     as_of: date | None = getattr(settings, "PORTAL_TODAY", None)
     if as_of is None:
         return real
     zone = portal_zone()
     local = real.astimezone(zone)
-    return datetime.combine(as_of, local.time(), tzinfo=zone).astimezone(real.tzinfo)
+    days = _as_of_shift(as_of, settings.TIME_ZONE, local.date())
+    moved = datetime.combine(local.date() + timedelta(days=days), local.time(), tzinfo=zone)
+    return moved.astimezone(real.tzinfo)
+
+
+_shifts: dict[tuple[date, str], int] = {}
+
+
+def _as_of_shift(as_of: date, zone_name: str, real_local_day: date) -> int:
+    """How many days ``PORTAL_TODAY`` moves the clock: fixed the first time this process asks."""
+    return _shifts.setdefault((as_of, zone_name), (as_of - real_local_day).days)
 
 
 def today(zone: tzinfo | None = None) -> date:
-    """The date now in ``zone`` (default: the portal's zone)."""
+    """The date now in ``zone`` (default: the portal's zone), following ``PORTAL_TODAY`` like ``now()``."""
     return now().astimezone(zone or portal_zone()).date()
 
 
@@ -60,40 +86,56 @@ def today_for(person) -> date:
 
 
 def zone_for(person) -> ZoneInfo:
-    """``person``'s time zone; the portal's for a person without one (or an anonymous visitor)."""
+    """``person``'s time zone; the portal's for a person without one, an anonymous visitor, or a stored name this
+    machine's tz database does not know (logged, so a page never fails over it)."""
     name = getattr(person, "time_zone", "") or ""
-    return zone_named(name) if name else portal_zone()
+    if not name:
+        return portal_zone()
+    try:
+        return zone_named(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        log.warning("Unknown time zone %r for %r; using the portal's", name, getattr(person, "pk", None))
+        return portal_zone()
 
 
 @lru_cache(maxsize=None)
 def zone_named(name: str) -> ZoneInfo:
-    """The zone for an IANA name. Raises ``ZoneInfoNotFoundError`` (a ``KeyError``) for an unknown name."""
+    """The zone for an IANA name. Raises ``ZoneInfoNotFoundError`` (a ``KeyError``) for an unknown name and
+    ``ValueError`` for a malformed one."""
     return ZoneInfo(name)
-
-
-def is_zone_name(name: str) -> bool:
-    """True when ``name`` is an IANA time zone this machine knows (``America/Los_Angeles``; not ``PST``, ``+02:00``)."""
-    if not name or name not in zone_names():
-        return False
-    try:
-        zone_named(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
 
 
 @lru_cache(maxsize=1)
 def zone_names() -> frozenset[str]:
-    """Every IANA zone name this machine's tz database holds."""
-    return frozenset(available_timezones())
+    """The zones a person may have: every canonical IANA zone ("Region/City") of this machine's tz database, and
+    UTC; not the legacy or alias names (``US/Pacific``, ``Etc/GMT+5``, ``EST``, ``localtime``)."""
+    return frozenset(
+        name for name in available_timezones()
+        if "/" in name and not name.startswith(("Etc/", "SystemV/", "US/", "posix/", "right/"))
+    ) | {"UTC"}
+
+
+def canonical_zone(name: str) -> str | None:
+    """The zone name to store for ``name`` as a browser or a person sends it: itself when it is one of
+    ``zone_names()``, its canonical name for a known alias (``US/Pacific`` -> ``America/Los_Angeles``,
+    ``Etc/UTC`` -> ``UTC``), else None."""
+    name = (name or "").strip()
+    name = ZONE_ALIASES.get(name, name)
+    return name if name in zone_names() else None
+
+
+def is_zone_name(name: str) -> bool:
+    """True when ``name`` is a zone a person may have (see ``zone_names``)."""
+    return bool(name) and name in zone_names()
 
 
 @lru_cache(maxsize=None)
 def zone_label(name: str) -> str:
     """How a page names a zone's time: "Pacific time", "Eastern time", "New Zealand time".
 
-    From the Unicode CLDR's generic names (through Babel), falling back to the standard
-    name where CLDR has only a location ("Hawaii time", "Coordinated Universal time").
+    From the Unicode CLDR's generic names (through Babel), falling back to the standard name where CLDR has only
+    a location ("Hawaii time", "Coordinated Universal time"). Raises ``ZoneInfoNotFoundError`` for an unknown
+    name.
     """
     zone = zone_named(name)
     label = get_timezone_name(zone, width="long", locale="en_US")
@@ -114,6 +156,6 @@ def deadline_text(day: date, person) -> str:
 
 
 def moment_text(at: datetime, person) -> str:
-    """An instant as ``person`` reads it on their own clock: "1/1/2027 12:03 AM Pacific time"."""
+    """An aware instant ``at`` as ``person`` reads it on their own clock: "1/1/2027 12:03 AM Pacific time"."""
     local = at.astimezone(zone_for(person))
     return f"{local.month}/{local.day}/{local.year} {local:%-I:%M %p} {zone_label_for(person)}"

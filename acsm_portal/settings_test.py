@@ -35,3 +35,4 @@ from .settings import *  # noqa: E402,F403
 DATABASES["default"]["TEST"] = {"NAME": f"test_acsm_portal_{RUN}"}  # noqa: F405
 CACHES["default"]["KEY_PREFIX"] = f"test-{RUN}"  # noqa: F405  (conftest empties only this run's keys)
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+PORTAL_TODAY = None  # tests move the time with time-machine; an as-of date left in .env must not pin it

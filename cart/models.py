@@ -3,6 +3,8 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 
+from acsm_portal import clock
+
 
 class Cart(models.Model):
     """One cart per person, kept in the database so it survives logout and a new browser."""
@@ -26,7 +28,7 @@ class CartLine(models.Model):
     certification = models.ForeignKey("certifications.Certification", on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=10, choices=Kind.choices)
     unit_price = models.DecimalField(max_digits=10, decimal_places=2)
-    added_at = models.DateTimeField(auto_now_add=True)
+    added_at = models.DateTimeField(default=clock.now, editable=False)
 
     QUANTITY = 1  # a renewal is bought once
 

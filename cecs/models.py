@@ -2,6 +2,8 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 
+from acsm_portal import clock
+
 
 
 class CreditType(models.TextChoices):
@@ -45,7 +47,7 @@ class CECEntry(models.Model):
     provider = models.CharField(max_length=200, blank=True)
     format = models.CharField(max_length=20, choices=CreditFormat.choices)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.SELF)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=clock.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

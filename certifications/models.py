@@ -6,6 +6,8 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from acsm_portal import clock
+
 
 class CertificationType(models.Model):
     """A certification the program offers (GEI, CPT, EP, CEP), with its rules and fees."""
@@ -99,7 +101,7 @@ class CprUpload(models.Model):
     issuing_organization = models.CharField(max_length=200, blank=True)
     expires_on = models.DateField("card expires on", null=True, blank=True)
     skills_check_confirmed = models.BooleanField("hands-on skills check confirmed", default=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=clock.now, editable=False)
     submitted_at = models.DateTimeField(null=True, blank=True)
     reviewed_at = models.DateTimeField(null=True, blank=True)
     reviewed_by = models.ForeignKey(
@@ -139,7 +141,7 @@ class CprUploadFile(models.Model):
     content_type = models.CharField(max_length=30)
     size = models.PositiveIntegerField()
     sha256 = models.CharField("SHA-256", max_length=64)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=clock.now, editable=False)
 
     class Meta:
         verbose_name = "CPR card file"

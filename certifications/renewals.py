@@ -15,7 +15,8 @@ def certification_renew(*, cycle_id: int, order_line_id: int | None = None) -> C
     """Close ``cycle_id`` as renewed, open the next one and issue its certificate. Renewing the same cycle twice is a no-op:
     the cycle already moved on, and its successor is returned."""
     with transaction.atomic():
-        cycle = Cycle.objects.select_for_update().select_related("certification__certification_type", "certification__user").get(pk=cycle_id)
+        cycle = (Cycle.objects.select_for_update(of=("self",))
+                 .select_related("certification__certification_type", "certification__user").get(pk=cycle_id))
         if cycle.state == Cycle.State.RENEWED:
             return Cycle.objects.get(certification_id=cycle.certification_id, start=cycle.end + timedelta(days=1))
         cycle.state, cycle.renewed_at = Cycle.State.RENEWED, clock.now()

@@ -44,7 +44,9 @@ def add_years(day: date, years: int) -> date:
 def next_cycle(*, end: date, years: int) -> tuple[date, date]:
     """The cycle after one ending on ``end``: it starts the next day and ends on the same calendar day
     ``years`` years after ``end``. An end on the last day of February stays on the last day of February
-    (Feb 28 in a common year, Feb 29 in a leap year), so a chain of renewals never drifts by a day.
+    (Feb 28 in a common year, Feb 29 in a leap year), so a cycle that starts on Feb 29 lasts exactly ``years``
+    years and the chain then runs from Mar 1 to the end of February without drifting further. Cycles that end
+    on Dec 31 (the program's) are whole calendar years. ``years`` must be at least 1.
 
     Returns ``(start, end)``, both inclusive.
     """

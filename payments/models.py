@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from acsm_portal import clock
+
 
 class Order(models.Model):
     """What a person buys: renewals (and late fees), with names and prices copied at placement."""
@@ -27,7 +29,7 @@ class Order(models.Model):
     billing_state = models.CharField(max_length=100, blank=True)
     billing_postal_code = models.CharField(max_length=20)
     billing_country = models.CharField(max_length=2)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=clock.now, editable=False)
     paid_at = models.DateTimeField(null=True, blank=True)
     canceled_at = models.DateTimeField(null=True, blank=True)
     receipt_emailed_at = models.DateTimeField(null=True, blank=True)
@@ -91,7 +93,7 @@ class Payment(models.Model):
     card_last4 = models.CharField(max_length=4, blank=True)
     failure_message = models.CharField(max_length=500, blank=True)
     refunded_amount = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0.00"))
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=clock.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
     state_changed_by = models.CharField(max_length=100, blank=True, help_text="Who or what made the last change.")
 
@@ -124,7 +126,7 @@ class PaymentLog(models.Model):
     to_state = models.CharField(max_length=20)
     actor = models.CharField(max_length=100)
     note = models.CharField(max_length=500, blank=True)
-    at = models.DateTimeField(auto_now_add=True)
+    at = models.DateTimeField(default=clock.now, editable=False)
 
     class Meta:
         ordering = ["at", "id"]
@@ -136,7 +138,7 @@ class Refund(models.Model):
     stripe_refund = models.CharField(max_length=255, blank=True)
     reason = models.CharField(max_length=300, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=clock.now, editable=False)
 
     class Meta:
         constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="refund_positive")]
@@ -147,7 +149,7 @@ class WebhookEvent(models.Model):
 
     event_id = models.CharField(max_length=255, unique=True)
     type = models.CharField(max_length=100)
-    received_at = models.DateTimeField(auto_now_add=True)
+    received_at = models.DateTimeField(default=clock.now, editable=False)
     outcome = models.CharField(max_length=200, blank=True)
 
     class Meta:

@@ -75,8 +75,9 @@ def payment_transition(*, payment_id: int, to: str, actor: str, note: str = "", 
 
 # ---------------------------------------------------------------- placing
 
-def _new_order_number() -> str:
-    return f"R{clock.today():%y}-{secrets.token_hex(3).upper()}"
+def _new_order_number(*, user) -> str:
+    """R + the two-digit year of the person's own date + six random hex digits: "R27-3FA9C1"."""
+    return f"R{clock.today_for(user):%y}-{secrets.token_hex(3).upper()}"
 
 
 def order_place(*, user, billing: BillingInput, expected_total: Decimal, today: date) -> Order:
@@ -112,7 +113,7 @@ def order_place(*, user, billing: BillingInput, expected_total: Decimal, today: 
             Cycle.objects.filter(certification_id__in=[x[0] for x in wanted], state=Cycle.State.OPEN)
             .values_list("certification_id", "id")
         )
-        order = Order(user=user, total=checked.total, number=_new_order_number())
+        order = Order(user=user, total=checked.total, number=_new_order_number(user=user))
         _set_billing(order, billing)
         order.save()
         OrderLine.objects.bulk_create([

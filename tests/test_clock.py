@@ -45,9 +45,17 @@ def test_auckland_is_a_day_ahead_of_the_portal(settings):
         assert clock.today_for(Person("Pacific/Auckland")) == date(YEAR + 1, 1, 1)
 
 
-def test_portal_today_answers_that_date_with_the_real_time_of_day(settings):
+@pytest.fixture
+def as_of(settings):
+    """PORTAL_TODAY set for one test; the clock fixes its shift at the first call after this."""
     settings.TIME_ZONE = "America/New_York"
-    settings.PORTAL_TODAY = date(YEAR + 1, 1, 15)
+    clock._shifts.clear()
+    yield settings
+    clock._shifts.clear()
+
+
+def test_portal_today_answers_that_date_with_the_real_time_of_day(as_of):
+    as_of.PORTAL_TODAY = date(YEAR + 1, 1, 15)
     with time_machine.travel(datetime(YEAR, 6, 3, 14, 25, 7, tzinfo=EASTERN), tick=False):
         assert clock.now() == datetime(YEAR + 1, 1, 15, 14, 25, 7, tzinfo=EASTERN)
         assert clock.today() == date(YEAR + 1, 1, 15)
@@ -55,6 +63,17 @@ def test_portal_today_answers_that_date_with_the_real_time_of_day(settings):
     with time_machine.travel(datetime(YEAR, 6, 3, 1, 0, tzinfo=EASTERN), tick=False):
         # 1:00 AM on the as-of day in New York is still the evening before in Los Angeles.
         assert clock.today_for(Person("America/Los_Angeles")) == date(YEAR + 1, 1, 14)
+
+
+def test_portal_today_runs_on_past_midnight_and_never_goes_back(as_of):
+    as_of.PORTAL_TODAY = date(YEAR + 1, 7, 1)
+    with time_machine.travel(datetime(YEAR, 3, 10, 23, 59, tzinfo=EASTERN), tick=False) as traveller:
+        before = clock.now()
+        assert before == datetime(YEAR + 1, 7, 1, 23, 59, tzinfo=EASTERN)
+        traveller.move_to(datetime(YEAR, 3, 11, 0, 1, tzinfo=EASTERN))
+        assert clock.now() == datetime(YEAR + 1, 7, 2, 0, 1, tzinfo=EASTERN)
+        assert clock.now() > before
+        assert clock.real_now() == datetime(YEAR, 3, 11, 0, 1, tzinfo=EASTERN)
 
 
 def test_portal_today_is_refused_in_production():
@@ -92,15 +111,33 @@ def test_zone_labels(name, label):
     assert clock.zone_label(name) == label
 
 
-@pytest.mark.parametrize("name", ["America/Los_Angeles", "Europe/Berlin", "UTC"])
-def test_zone_names_are_accepted(name):
-    assert clock.is_zone_name(name)
+@pytest.mark.parametrize(("sent", "stored"), [
+    ("America/Los_Angeles", "America/Los_Angeles"), ("Europe/Berlin", "Europe/Berlin"), ("UTC", "UTC"),
+    ("Etc/UTC", "UTC"), ("US/Pacific", "America/Los_Angeles"), (" America/Chicago ", "America/Chicago"),
+])
+def test_zone_names_and_their_aliases_are_accepted(sent, stored):
+    assert clock.canonical_zone(sent) == stored
+    assert clock.is_zone_name(stored)
 
 
-@pytest.mark.parametrize("name", ["", "PST", "+02:00", "Mars/Olympus_Mons", "../../etc/passwd", "america/new_york",
-                                  "<script>", "America/New_York\x00"])
+@pytest.mark.parametrize("name", ["", "PST", "EST", "EST5EDT", "Etc/GMT+5", "localtime", "Factory", "Japan",
+                                  "+02:00", "Mars/Olympus_Mons", "../../etc/passwd", "america/new_york", "<script>",
+                                  "America/New_York\x00"])
 def test_anything_else_is_not_a_zone(name):
     assert not clock.is_zone_name(name)
+    assert clock.canonical_zone(name) is None
+
+
+def test_every_zone_a_person_may_have_has_a_label():
+    labels = {name: clock.zone_label(name) for name in clock.zone_names()}
+    assert all(label.endswith(" time") and "Unknown" not in label for label in labels.values()), [
+        (n, label) for n, label in labels.items() if not label.endswith(" time") or "Unknown" in label]
+
+
+def test_a_stored_zone_this_machine_does_not_know_falls_back_to_the_portals(settings, caplog):
+    settings.TIME_ZONE = "America/New_York"
+    assert clock.zone_for(Person("Atlantis/Poseidonia")).key == "America/New_York"
+    assert "Unknown time zone 'Atlantis/Poseidonia'" in caplog.text
 
 
 def test_deadline_and_moment_texts_say_whose_time(settings):

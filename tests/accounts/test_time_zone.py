@@ -35,7 +35,8 @@ def test_a_later_log_in_never_overwrites_a_chosen_zone(client):
     assert person.time_zone == "America/Chicago"
 
 
-@pytest.mark.parametrize("sent", ["", "PST", "Mars/Olympus_Mons", "<script>alert(1)</script>", "x" * 500])
+@pytest.mark.parametrize("sent", ["", "PST", "localtime", "Etc/GMT+5", "Mars/Olympus_Mons", "<script>alert(1)</script>",
+                                  "x" * 500])
 def test_a_browser_zone_that_is_not_a_zone_is_ignored(client, sent):
     person = UserFactory()
     assert _log_in(client, person, time_zone=sent).status_code == 302
@@ -84,14 +85,35 @@ def test_the_profile_refuses_a_zone_that_is_not_in_the_list(client):
     assert person.time_zone == "America/Denver"
 
 
-def test_choosing_the_blank_option_returns_to_the_portals_zone(client, settings):
+def test_the_profile_requires_a_zone_and_shows_the_portals_for_a_person_without_one(client, settings):
     settings.TIME_ZONE = "America/New_York"
-    person = UserFactory(time_zone="Pacific/Auckland")
+    person = UserFactory()
     client.force_login(person)
-    response = client.post(reverse("profile"), {"time_zone": ""}, follow=True)
-    assert "Saved. Your deadlines now end at 11:59 PM Eastern time." in response.content.decode()
+    html = client.get(reverse("profile")).content.decode()
+    assert '<option value="America/New_York" selected>Eastern time (America/New_York)</option>' in html
+    response = client.post(reverse("profile"), {"time_zone": ""})
+    assert response.status_code == 400
+    assert "This field is required." in response.content.decode()
     person.refresh_from_db()
     assert person.time_zone == ""
+
+
+def test_a_zone_chosen_as_the_portals_is_kept_at_the_next_log_in(client, settings):
+    settings.TIME_ZONE = "America/New_York"
+    person = UserFactory()
+    client.force_login(person)
+    client.post(reverse("profile"), {"time_zone": "America/New_York"})
+    client.logout()
+    assert _log_in(client, person, time_zone="America/Los_Angeles").status_code == 302
+    person.refresh_from_db()
+    assert person.time_zone == "America/New_York"
+
+
+def test_a_browser_alias_is_stored_by_its_canonical_name(client):
+    person = UserFactory()
+    assert _log_in(client, person, time_zone="Etc/UTC").status_code == 302
+    person.refresh_from_db()
+    assert person.time_zone == "UTC"
 
 
 def test_staff_set_a_persons_zone_in_the_admin(client):
@@ -107,8 +129,11 @@ def test_staff_set_a_persons_zone_in_the_admin(client):
     response = client.post(url, data)
     assert response.status_code == 302, response.content.decode()[:2000]
     assert User.objects.get(pk=person.pk).time_zone == "America/Phoenix"
+    data["time_zone"] = ""  # "Not set": the browser sets it at the next log-in
+    assert client.post(url, data).status_code == 302
+    assert User.objects.get(pk=person.pk).time_zone == ""
     data["time_zone"] = "Not/A_Zone"
     response = client.post(url, data)
     assert response.status_code == 200
     assert "“Not/A_Zone” is not a time zone" in response.content.decode()
-    assert User.objects.get(pk=person.pk).time_zone == "America/Phoenix"
+    assert User.objects.get(pk=person.pk).time_zone == ""
