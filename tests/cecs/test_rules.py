@@ -1,6 +1,7 @@
 """Pure CEC rules: unit conversion, quarter steps, which credits count, yearly caps, totals.
 
-No database: everything here runs on plain dataclasses in milliseconds.
+No database: everything here runs on plain dataclasses in milliseconds. No literal years: the cycle START - END
+runs three years from ``L``, the first leap year after the clock's year, so it holds a Feb 29 on any date.
 """
 
 from collections import defaultdict
@@ -11,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from acsm_portal import clock
 from cecs.rules import (
     CECS_PER_UNIT,
     MAX_CECS_PER_ENTRY,
@@ -22,6 +24,7 @@ from cecs.rules import (
     is_quarter_step,
     to_cecs,
 )
+from tests.dates import next_leap_year
 
 # The real format codes and the seeded yearly caps (cecs/migrations/0002_seed_yearly_caps.py).
 CAPS = {"teaching": Decimal("5"), "volunteering": Decimal("8"), "cpr_aed": Decimal("5")}
@@ -29,7 +32,9 @@ LABELS = {"teaching": "Teaching", "volunteering": "Volunteering", "cpr_aed": "CP
 UNCAPPED = ["live", "online", "home_study", "conference", "college", "other"]
 FORMATS = UNCAPPED + list(CAPS)
 
-START, END = date(2024, 1, 1), date(2026, 12, 31)
+Y = clock.today().year
+L = next_leap_year(Y)
+START, END = date(L, 1, 1), date(L + 2, 12, 31)
 
 PROPERTY = settings(max_examples=200, deadline=None, database=None)
 
@@ -201,9 +206,9 @@ def test_format_cecs_round_trips_and_has_no_trailing_zeros():
 
 def test_outside_the_cycle_counts_nothing_with_a_note():
     credits = [
-        Credit(1, START - timedelta(days=1), D("10"), "live"),  # Dec 31, 2023: no carry-over
-        Credit(2, END + timedelta(days=1), D("10"), "live"),  # Jan 1, 2027: next cycle
-        Credit(3, date(2020, 6, 1), D("3"), "teaching"),
+        Credit(1, START - timedelta(days=1), D("10"), "live"),  # Dec 31 before the cycle: no carry-over
+        Credit(2, END + timedelta(days=1), D("10"), "live"),  # Jan 1 after it: next cycle
+        Credit(3, date(L - 4, 6, 1), D("3"), "teaching"),
     ]
     lines = count(credits)
     assert [(line.counted, line.note) for line in lines] == [(D("0"), "Outside the cycle")] * 3
@@ -214,12 +219,12 @@ def test_outside_the_cycle_counts_nothing_with_a_note():
 @pytest.mark.parametrize(
     ("earned", "counted", "note"),
     [
-        (date(2023, 12, 31), D("0"), "Outside the cycle"),
-        (date(2024, 1, 1), D("2.5"), ""),  # first day counts
-        (date(2024, 2, 29), D("2.5"), ""),  # leap day inside the cycle
-        (date(2025, 7, 4), D("2.5"), ""),
-        (date(2026, 12, 31), D("2.5"), ""),  # last day counts
-        (date(2027, 1, 1), D("0"), "Outside the cycle"),
+        pytest.param(date(L - 1, 12, 31), D("0"), "Outside the cycle", id="the-day-before"),
+        pytest.param(date(L, 1, 1), D("2.5"), "", id="first-day-counts"),
+        pytest.param(date(L, 2, 29), D("2.5"), "", id="leap-day-inside"),
+        pytest.param(date(L + 1, 7, 4), D("2.5"), "", id="mid-cycle"),
+        pytest.param(date(L + 2, 12, 31), D("2.5"), "", id="last-day-counts"),
+        pytest.param(date(L + 3, 1, 1), D("0"), "Outside the cycle", id="the-day-after"),
     ],
 )
 def test_cycle_edges(earned, counted, note):
@@ -231,15 +236,15 @@ def test_cycle_edges(earned, counted, note):
 
 def test_out_of_cycle_credit_does_not_use_up_the_cap():
     credits = [
-        Credit(1, date(2023, 12, 31), D("5"), "teaching"),  # outside; must not consume 2023 (or any) room
-        Credit(2, date(2024, 1, 1), D("5"), "teaching"),
+        Credit(1, date(L - 1, 12, 31), D("5"), "teaching"),  # outside; must not consume its year's (or any) room
+        Credit(2, date(L, 1, 1), D("5"), "teaching"),
     ]
     assert by_id(count(credits)) == {1: D("0"), 2: D("5")}
 
 
 def test_cycle_bounds_are_taken_from_the_arguments():
-    credit = Credit(1, date(2029, 6, 1), D("4"), "live")
-    assert count([credit], start=date(2027, 1, 1), end=date(2029, 12, 31))[0].counted == D("4")
+    credit = Credit(1, date(L + 5, 6, 1), D("4"), "live")
+    assert count([credit], start=date(L + 3, 1, 1), end=date(L + 5, 12, 31))[0].counted == D("4")
     assert count([credit])[0].note == "Outside the cycle"
 
 
@@ -250,7 +255,7 @@ def test_empty_input():
 
 
 def test_accepts_any_iterable_once():
-    credits = [Credit(1, date(2024, 5, 1), D("3"), "live"), Credit(2, date(2024, 5, 2), D("2"), "teaching")]
+    credits = [Credit(1, date(L, 5, 1), D("3"), "live"), Credit(2, date(L, 5, 2), D("2"), "teaching")]
     lines = count(iter(credits))
     assert [line.credit.id for line in lines] == [1, 2]
     assert counted_total(lines) == D("5")
@@ -261,7 +266,7 @@ def test_accepts_any_iterable_once():
 
 @pytest.mark.parametrize(("fmt", "cap"), [("teaching", D("5")), ("volunteering", D("8")), ("cpr_aed", D("5"))])
 def test_cap_exactly_reached_counts_fully_without_note(fmt, cap):
-    [line] = count([Credit(1, date(2025, 3, 1), cap, fmt)])
+    [line] = count([Credit(1, date(L + 1, 3, 1), cap, fmt)])
     assert line.counted == cap
     assert line.note == ""
 
@@ -269,18 +274,18 @@ def test_cap_exactly_reached_counts_fully_without_note(fmt, cap):
 @pytest.mark.parametrize(
     ("fmt", "label", "cap", "first", "second", "second_counted", "note"),
     [
-        ("teaching", "Teaching", "5", "3", "4", "2", "Teaching cap of 5 CECs for 2025 reached: 2 of 4 count"),
+        ("teaching", "Teaching", "5", "3", "4", "2", f"Teaching cap of 5 CECs for {L + 1} reached: 2 of 4 count"),
         ("volunteering", "Volunteering", "8", "7.25", "2.5", "0.75",
-         "Volunteering cap of 8 CECs for 2025 reached: 0.75 of 2.5 count"),
+         f"Volunteering cap of 8 CECs for {L + 1} reached: 0.75 of 2.5 count"),
         ("cpr_aed", "CPR/AED/First Aid", "5", "4.75", "1", "0.25",
-         "CPR/AED/First Aid cap of 5 CECs for 2025 reached: 0.25 of 1 count"),
-        ("teaching", "Teaching", "5", "5", "1.5", "0", "Teaching cap of 5 CECs for 2025 reached: not counted"),
+         f"CPR/AED/First Aid cap of 5 CECs for {L + 1} reached: 0.25 of 1 count"),
+        ("teaching", "Teaching", "5", "5", "1.5", "0", f"Teaching cap of 5 CECs for {L + 1} reached: not counted"),
         ("volunteering", "Volunteering", "8", "10", "1", "0",
-         "Volunteering cap of 8 CECs for 2025 reached: not counted"),
+         f"Volunteering cap of 8 CECs for {L + 1} reached: not counted"),
     ],
 )
 def test_credit_crossing_the_cap_counts_in_part_with_note(fmt, label, cap, first, second, second_counted, note):
-    credits = [Credit(1, date(2025, 2, 1), D(first), fmt), Credit(2, date(2025, 9, 1), D(second), fmt)]
+    credits = [Credit(1, date(L + 1, 2, 1), D(first), fmt), Credit(2, date(L + 1, 9, 1), D(second), fmt)]
     first_line, second_line = count(credits)
     assert first_line.counted == min(D(first), D(cap))
     assert second_line.counted == D(second_counted)
@@ -289,63 +294,63 @@ def test_credit_crossing_the_cap_counts_in_part_with_note(fmt, label, cap, first
 
 
 def test_single_credit_over_the_cap_counts_up_to_the_cap():
-    [line] = count([Credit(1, date(2024, 4, 1), D("12"), "teaching")])
+    [line] = count([Credit(1, date(L, 4, 1), D("12"), "teaching")])
     assert line.counted == D("5")
-    assert line.note == "Teaching cap of 5 CECs for 2024 reached: 5 of 12 count"
+    assert line.note == f"Teaching cap of 5 CECs for {L} reached: 5 of 12 count"
 
 
 def test_note_with_database_shaped_decimals():
     # DecimalField(decimal_places=2) hands back 3.00, 4.00, 5.00: the note must still read "2 of 4".
     credits = [
-        Credit(1, date(2025, 2, 1), D("3.00"), "teaching"),
-        Credit(2, date(2025, 3, 1), D("4.50"), "teaching"),
-        Credit(3, date(2025, 4, 1), D("1.00"), "teaching"),
+        Credit(1, date(L + 1, 2, 1), D("3.00"), "teaching"),
+        Credit(2, date(L + 1, 3, 1), D("4.50"), "teaching"),
+        Credit(3, date(L + 1, 4, 1), D("1.00"), "teaching"),
     ]
     lines = count(credits, caps={"teaching": D("5.00")})
     assert [line.counted for line in lines] == [D("3"), D("2"), D("0")]
     assert [line.note for line in lines] == [
         "",
-        "Teaching cap of 5 CECs for 2025 reached: 2 of 4.5 count",
-        "Teaching cap of 5 CECs for 2025 reached: not counted",
+        f"Teaching cap of 5 CECs for {L + 1} reached: 2 of 4.5 count",
+        f"Teaching cap of 5 CECs for {L + 1} reached: not counted",
     ]
     assert counted_total(lines) == D("5.00")
 
 
 def test_note_falls_back_to_the_format_code_without_labels():
-    credits = [Credit(1, date(2024, 4, 1), D("6"), "teaching"), Credit(2, date(2024, 5, 1), D("1"), "teaching")]
+    credits = [Credit(1, date(L, 4, 1), D("6"), "teaching"), Credit(2, date(L, 5, 1), D("1"), "teaching")]
     lines = count_credits(credits, start=START, end=END, caps=CAPS)
     assert [line.note for line in lines] == [
-        "teaching cap of 5 CECs for 2024 reached: 5 of 6 count",
-        "teaching cap of 5 CECs for 2024 reached: not counted",
+        f"teaching cap of 5 CECs for {L} reached: 5 of 6 count",
+        f"teaching cap of 5 CECs for {L} reached: not counted",
     ]
 
 
 def test_cap_is_per_calendar_year_dec_31_and_jan_1_are_separate_buckets():
     credits = [
-        Credit(1, date(2024, 12, 31), D("5"), "teaching"),
-        Credit(2, date(2025, 1, 1), D("5"), "teaching"),
-        Credit(3, date(2025, 1, 2), D("1"), "teaching"),
-        Credit(4, date(2026, 12, 31), D("6"), "teaching"),
+        Credit(1, date(L, 12, 31), D("5"), "teaching"),
+        Credit(2, date(L + 1, 1, 1), D("5"), "teaching"),
+        Credit(3, date(L + 1, 1, 2), D("1"), "teaching"),
+        Credit(4, date(L + 2, 12, 31), D("6"), "teaching"),
     ]
     lines = count(credits)
     assert by_id(lines) == {1: D("5"), 2: D("5"), 3: D("0"), 4: D("5")}
     assert [line.note for line in lines] == [
         "",
         "",
-        "Teaching cap of 5 CECs for 2025 reached: not counted",
-        "Teaching cap of 5 CECs for 2026 reached: 5 of 6 count",
+        f"Teaching cap of 5 CECs for {L + 1} reached: not counted",
+        f"Teaching cap of 5 CECs for {L + 2} reached: 5 of 6 count",
     ]
     assert counted_total(lines) == D("15")
 
 
 def test_caps_are_per_format_not_shared():
     credits = [
-        Credit(1, date(2024, 3, 1), D("5"), "teaching"),
-        Credit(2, date(2024, 3, 1), D("5"), "cpr_aed"),
-        Credit(3, date(2024, 3, 1), D("8"), "volunteering"),
-        Credit(4, date(2024, 3, 2), D("1"), "teaching"),
-        Credit(5, date(2024, 3, 2), D("1"), "cpr_aed"),
-        Credit(6, date(2024, 3, 2), D("1"), "volunteering"),
+        Credit(1, date(L, 3, 1), D("5"), "teaching"),
+        Credit(2, date(L, 3, 1), D("5"), "cpr_aed"),
+        Credit(3, date(L, 3, 1), D("8"), "volunteering"),
+        Credit(4, date(L, 3, 2), D("1"), "teaching"),
+        Credit(5, date(L, 3, 2), D("1"), "cpr_aed"),
+        Credit(6, date(L, 3, 2), D("1"), "volunteering"),
     ]
     assert by_id(count(credits)) == {1: D("5"), 2: D("5"), 3: D("8"), 4: D("0"), 5: D("0"), 6: D("0")}
 
@@ -353,76 +358,76 @@ def test_caps_are_per_format_not_shared():
 def test_cap_fills_in_date_order_and_result_keeps_input_order():
     # Given newest first: the earliest-earned credits take the room.
     credits = [
-        Credit(10, date(2025, 11, 1), D("3"), "teaching"),
-        Credit(11, date(2025, 6, 1), D("3"), "teaching"),
-        Credit(12, date(2025, 1, 15), D("1"), "live"),
-        Credit(13, date(2025, 2, 1), D("1"), "teaching"),
+        Credit(10, date(L + 1, 11, 1), D("3"), "teaching"),
+        Credit(11, date(L + 1, 6, 1), D("3"), "teaching"),
+        Credit(12, date(L + 1, 1, 15), D("1"), "live"),
+        Credit(13, date(L + 1, 2, 1), D("1"), "teaching"),
     ]
     lines = count(credits)
     assert [line.credit.id for line in lines] == [10, 11, 12, 13]
     assert [line.counted for line in lines] == [D("1"), D("3"), D("1"), D("1")]
-    assert lines[0].note == "Teaching cap of 5 CECs for 2025 reached: 1 of 3 count"
+    assert lines[0].note == f"Teaching cap of 5 CECs for {L + 1} reached: 1 of 3 count"
     assert lines[1].note == lines[2].note == lines[3].note == ""
 
 
 def test_same_date_ties_are_broken_by_id():
-    day = date(2025, 5, 5)
+    day = date(L + 1, 5, 5)
     credits = [Credit(9, day, D("4"), "teaching"), Credit(3, day, D("4"), "teaching")]
     lines = count(credits)
     assert [line.credit.id for line in lines] == [9, 3]
     assert by_id(lines) == {3: D("4"), 9: D("1")}
-    assert lines[0].note == "Teaching cap of 5 CECs for 2025 reached: 1 of 4 count"
+    assert lines[0].note == f"Teaching cap of 5 CECs for {L + 1} reached: 1 of 4 count"
     assert lines[1].note == ""
     assert by_id(count(list(reversed(credits)))) == {3: D("4"), 9: D("1")}
 
 
 def test_uncapped_format_is_never_limited():
-    credits = [Credit(i, date(2024, 1, 1) + timedelta(days=i), D("60"), "live") for i in range(10)]
+    credits = [Credit(i, date(L, 1, 1) + timedelta(days=i), D("60"), "live") for i in range(10)]
     lines = count(credits)
     assert all(line.counted == D("60") and line.note == "" for line in lines)
     assert counted_total(lines) == D("600")
 
 
 def test_a_format_is_capped_only_when_given_in_caps():
-    credits = [Credit(1, date(2024, 3, 1), D("20"), "teaching")]
+    credits = [Credit(1, date(L, 3, 1), D("20"), "teaching")]
     assert count(credits, caps={})[0].counted == D("20")
     assert count(credits, caps={"teaching": D("2.5")})[0].counted == D("2.5")
     assert count(credits, caps={"teaching": D("2.5")})[0].note == (
-        "Teaching cap of 2.5 CECs for 2024 reached: 2.5 of 20 count"
+        f"Teaching cap of 2.5 CECs for {L} reached: 2.5 of 20 count"
     )
 
 
 def test_zero_cap_counts_nothing():
-    [line] = count([Credit(1, date(2024, 3, 1), D("1"), "teaching")], caps={"teaching": D("0")})
+    [line] = count([Credit(1, date(L, 3, 1), D("1"), "teaching")], caps={"teaching": D("0")})
     assert line.counted == D("0")
-    assert line.note == "Teaching cap of 0 CECs for 2024 reached: not counted"
+    assert line.note == f"Teaching cap of 0 CECs for {L} reached: not counted"
 
 
 def test_leap_day_capped_credit_lands_in_its_year():
     credits = [
-        Credit(1, date(2024, 2, 29), D("4"), "cpr_aed"),
-        Credit(2, date(2024, 3, 1), D("4"), "cpr_aed"),
-        Credit(3, date(2025, 2, 28), D("4"), "cpr_aed"),
+        Credit(1, date(L, 2, 29), D("4"), "cpr_aed"),
+        Credit(2, date(L, 3, 1), D("4"), "cpr_aed"),
+        Credit(3, date(L + 1, 2, 28), D("4"), "cpr_aed"),
     ]
     lines = count(credits)
     assert by_id(lines) == {1: D("4"), 2: D("1"), 3: D("4")}
-    assert lines[1].note == "CPR/AED/First Aid cap of 5 CECs for 2024 reached: 1 of 4 count"
+    assert lines[1].note == f"CPR/AED/First Aid cap of 5 CECs for {L} reached: 1 of 4 count"
 
 
 def test_dashboard_example_total_63():
     # A full mixed ledger like the seed's "Total CECs 63": the excess is listed but not counted.
     credits = [
-        Credit(1, date(2024, 2, 10), D("20"), "live"),
-        Credit(2, date(2024, 8, 3), D("15"), "online"),
-        Credit(3, date(2025, 3, 8), D("10"), "volunteering"),
-        Credit(4, date(2025, 5, 1), D("4"), "cpr_aed"),
-        Credit(5, date(2025, 7, 19), D("4"), "teaching"),
-        Credit(6, date(2026, 4, 2), D("12"), "conference"),
-        Credit(7, date(2023, 11, 30), D("8"), "live"),
+        Credit(1, date(L, 2, 10), D("20"), "live"),
+        Credit(2, date(L, 8, 3), D("15"), "online"),
+        Credit(3, date(L + 1, 3, 8), D("10"), "volunteering"),
+        Credit(4, date(L + 1, 5, 1), D("4"), "cpr_aed"),
+        Credit(5, date(L + 1, 7, 19), D("4"), "teaching"),
+        Credit(6, date(L + 2, 4, 2), D("12"), "conference"),
+        Credit(7, date(L - 1, 11, 30), D("8"), "live"),
     ]
     lines = count(credits)
     assert by_id(lines) == {1: D("20"), 2: D("15"), 3: D("8"), 4: D("4"), 5: D("4"), 6: D("12"), 7: D("0")}
-    assert lines[2].note == "Volunteering cap of 8 CECs for 2025 reached: 8 of 10 count"
+    assert lines[2].note == f"Volunteering cap of 8 CECs for {L + 1} reached: 8 of 10 count"
     assert lines[6].note == "Outside the cycle"
     assert counted_total(lines) == D("63")
 
@@ -444,12 +449,12 @@ def test_counted_total_sums_exactly():
 quarter_cecs = st.integers(min_value=1, max_value=60 * 4).map(lambda q: Decimal(q) / 4)
 # Any day a little either side of the cycle, often one of the edges (so ties and year buckets meet).
 EDGE_DATES = [
-    date(2023, 12, 31), date(2024, 1, 1), date(2024, 2, 29), date(2024, 12, 31), date(2025, 1, 1),
-    date(2025, 12, 31), date(2026, 1, 1), date(2026, 12, 31), date(2027, 1, 1),
+    date(L - 1, 12, 31), date(L, 1, 1), date(L, 2, 29), date(L, 12, 31), date(L + 1, 1, 1),
+    date(L + 1, 12, 31), date(L + 2, 1, 1), date(L + 2, 12, 31), date(L + 3, 1, 1),
 ]
 earned_dates = st.one_of(
     st.sampled_from(EDGE_DATES),
-    st.integers(min_value=0, max_value=1277).map(lambda n: date(2023, 10, 1) + timedelta(days=n)),
+    st.integers(min_value=0, max_value=1277).map(lambda n: date(L - 1, 10, 1) + timedelta(days=n)),
 )
 credit_fields = st.tuples(earned_dates, quarter_cecs, st.sampled_from(FORMATS))
 

@@ -1,6 +1,7 @@
 """Pure certification rules: cycles, grace period, status, the speedometer, RENEW eligibility.
 
-No database: plain dataclasses, ``today`` passed in.
+No database: plain dataclasses, ``today`` passed in. No literal years either: every date is placed from
+``Y``, the clock's year, and ``L``, a leap year after it, so the same cases hold whatever the date.
 """
 
 import calendar
@@ -12,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from acsm_portal import clock
 from cecs.rules import Credit, count_credits, counted_total
 from certifications.rules import (
     Cpr,
@@ -28,10 +30,17 @@ from certifications.rules import (
     renew_eligibility,
     speedometer,
 )
+from tests.dates import next_leap_year
 
 PROPERTY = settings(max_examples=200, deadline=None, database=None)
 
-START, END = date(2024, 1, 1), date(2026, 12, 31)
+Y = clock.today().year  # the base year every date here is placed from
+# A leap year, so the cycle START - END holds a Feb 29; the first after Y whose neighbours every four years from
+# L-4 to L+16 are leap years too (so a century's missing Feb 29, as in 2100, never lands inside these cases).
+L = next_leap_year(Y)
+while not all(calendar.isleap(L + 4 * k) for k in range(-1, 5)):
+    L = next_leap_year(L)
+START, END = date(L, 1, 1), date(L + 2, 12, 31)
 CAPS = {"teaching": Decimal("5"), "volunteering": Decimal("8"), "cpr_aed": Decimal("5")}
 
 UPLOAD = "Upload your current CPR/AED certificate."
@@ -63,16 +72,17 @@ def test_cpr_defaults_to_not_uploaded():
 @pytest.mark.parametrize(
     ("day", "years", "expected"),
     [
-        (date(2024, 1, 1), 3, date(2027, 1, 1)),
-        (date(2024, 2, 29), 1, date(2025, 2, 28)),
-        (date(2024, 2, 29), 3, date(2027, 2, 28)),
-        (date(2024, 2, 29), 4, date(2028, 2, 29)),
-        (date(2024, 2, 29), -1, date(2023, 2, 28)),
-        (date(2024, 2, 29), -4, date(2020, 2, 29)),
-        (date(2023, 2, 28), 1, date(2024, 2, 28)),
-        (date(2023, 3, 1), 1, date(2024, 3, 1)),
-        (date(2026, 12, 31), 3, date(2029, 12, 31)),
-        (date(2025, 6, 15), 0, date(2025, 6, 15)),
+        pytest.param(date(L, 1, 1), 3, date(L + 3, 1, 1), id="jan-1"),
+        pytest.param(date(L, 2, 29), 1, date(L + 1, 2, 28), id="feb-29-to-common-year"),
+        pytest.param(date(L, 2, 29), 3, date(L + 3, 2, 28), id="feb-29-plus-3"),
+        pytest.param(date(L, 2, 29), 4, date(L + 4, 2, 29), id="feb-29-to-leap-year"),
+        pytest.param(date(L, 2, 29), -1, date(L - 1, 2, 28), id="feb-29-back-to-common-year"),
+        pytest.param(date(L, 2, 29), -4, date(L - 4, 2, 29), id="feb-29-back-to-leap-year"),
+        # The same calendar day: Feb 28 stays Feb 28 here (next_cycle is what keeps a month end a month end).
+        pytest.param(date(L - 1, 2, 28), 1, date(L, 2, 28), id="feb-28-into-leap-year"),
+        pytest.param(date(L - 1, 3, 1), 1, date(L, 3, 1), id="mar-1-into-leap-year"),
+        pytest.param(date(L + 2, 12, 31), 3, date(L + 5, 12, 31), id="dec-31"),
+        pytest.param(date(L + 1, 6, 15), 0, date(L + 1, 6, 15), id="zero-years"),
     ],
 )
 def test_add_years(day, years, expected):
@@ -82,13 +92,23 @@ def test_add_years(day, years, expected):
 @pytest.mark.parametrize(
     ("end", "years", "expected"),
     [
-        (date(2026, 12, 31), 3, (date(2027, 1, 1), date(2029, 12, 31))),
-        (date(2023, 12, 31), 3, (date(2024, 1, 1), date(2026, 12, 31))),  # contains Feb 29, 2024
-        (date(2027, 12, 31), 3, (date(2028, 1, 1), date(2030, 12, 31))),  # contains Feb 29, 2028
-        (date(2029, 12, 31), 3, (date(2030, 1, 1), date(2032, 12, 31))),  # ends in a leap year
-        (date(2026, 12, 31), 1, (date(2027, 1, 1), date(2027, 12, 31))),
-        (date(2026, 12, 31), 2, (date(2027, 1, 1), date(2028, 12, 31))),
-        (date(2023, 2, 28), 1, (date(2023, 3, 1), date(2024, 2, 29))),  # ends on a leap day
+        pytest.param(date(L + 2, 12, 31), 3, (date(L + 3, 1, 1), date(L + 5, 12, 31)), id="dec-31"),
+        pytest.param(date(L - 1, 12, 31), 3, (date(L, 1, 1), date(L + 2, 12, 31)), id="holds-a-feb-29"),
+        pytest.param(date(L + 3, 12, 31), 3, (date(L + 4, 1, 1), date(L + 6, 12, 31)), id="holds-the-next-feb-29"),
+        pytest.param(date(L + 5, 12, 31), 3, (date(L + 6, 1, 1), date(L + 8, 12, 31)), id="ends-in-a-leap-year"),
+        pytest.param(date(L + 2, 12, 31), 1, (date(L + 3, 1, 1), date(L + 3, 12, 31)), id="one-year"),
+        pytest.param(date(L + 2, 12, 31), 2, (date(L + 3, 1, 1), date(L + 4, 12, 31)), id="two-years"),
+        pytest.param(date(L + 1, 6, 30), 3, (date(L + 1, 7, 1), date(L + 4, 6, 30)), id="jun-30"),
+        pytest.param(date(L + 1, 3, 31), 2, (date(L + 1, 4, 1), date(L + 3, 3, 31)), id="mar-31"),
+        # An end on the last day of February stays on the last day of February ...
+        pytest.param(date(L - 1, 2, 28), 1, (date(L - 1, 3, 1), date(L, 2, 29)), id="feb-28-common-to-leap-year"),
+        pytest.param(date(L - 3, 2, 28), 3, (date(L - 3, 3, 1), date(L, 2, 29)), id="feb-28-common-plus-3-to-leap"),
+        pytest.param(date(L - 1, 2, 28), 3, (date(L - 1, 3, 1), date(L + 2, 2, 28)), id="feb-28-common-to-common"),
+        pytest.param(date(L, 2, 29), 1, (date(L, 3, 1), date(L + 1, 2, 28)), id="feb-29-to-common-year"),
+        pytest.param(date(L, 2, 29), 4, (date(L, 3, 1), date(L + 4, 2, 29)), id="feb-29-to-leap-year"),
+        # ... and Feb 28 of a leap year is not a month end: the next cycle starts on Feb 29 and ends on Feb 28.
+        pytest.param(date(L, 2, 28), 1, (date(L, 2, 29), date(L + 1, 2, 28)), id="feb-28-leap-to-common-year"),
+        pytest.param(date(L, 2, 28), 4, (date(L, 2, 29), date(L + 4, 2, 28)), id="feb-28-leap-to-leap-year"),
     ],
 )
 def test_next_cycle(end, years, expected):
@@ -103,20 +123,20 @@ def test_next_cycle_chain_is_contiguous_across_leap_years():
         assert start == seen[-1][1] + timedelta(days=1)
         seen.append((start, end))
     assert seen == [
-        (date(2024, 1, 1), date(2026, 12, 31)),
-        (date(2027, 1, 1), date(2029, 12, 31)),
-        (date(2030, 1, 1), date(2032, 12, 31)),
-        (date(2033, 1, 1), date(2035, 12, 31)),
-        (date(2036, 1, 1), date(2038, 12, 31)),
-        (date(2039, 1, 1), date(2041, 12, 31)),
+        (date(L, 1, 1), date(L + 2, 12, 31)),
+        (date(L + 3, 1, 1), date(L + 5, 12, 31)),
+        (date(L + 6, 1, 1), date(L + 8, 12, 31)),
+        (date(L + 9, 1, 1), date(L + 11, 12, 31)),
+        (date(L + 12, 1, 1), date(L + 14, 12, 31)),
+        (date(L + 15, 1, 1), date(L + 17, 12, 31)),
     ]
-    # Lengths differ only by how many Feb 29s the cycle holds (2033-2035 has none).
+    # Lengths differ only by how many Feb 29s the cycle holds (L+9 to L+11 has none).
     assert [(e - s).days + 1 for s, e in seen] == [1096, 1096, 1096, 1095, 1096, 1096]
 
 
 def test_next_cycle_after_any_dec_31_is_whole_calendar_years():
-    # Exhaustive rather than sampled: every end year 2000..2200 and cycle length 1..5 years.
-    for year in range(2000, 2201):
+    # Exhaustive rather than sampled: every end year from 26 years back to 174 ahead, cycle length 1..5 years.
+    for year in range(Y - 26, Y + 175):
         for years in range(1, 6):
             start, end = next_cycle(end=date(year, 12, 31), years=years)
             assert start == date(year + 1, 1, 1)
@@ -125,15 +145,93 @@ def test_next_cycle_after_any_dec_31_is_whole_calendar_years():
             assert (end - start).days + 1 == 365 * years + leap_days
 
 
+def last_of_february(year: int) -> date:
+    return date(year, 3, 1) - timedelta(days=1)
+
+
+def renewals(first_end: date, years: int, times: int = 20) -> list[tuple[date, date]]:
+    """The cycles of ``times`` renewals in a row after a cycle ending on ``first_end``."""
+    cycles, end = [], first_end
+    for _ in range(times):
+        start, end = next_cycle(end=end, years=years)
+        cycles.append((start, end))
+    return cycles
+
+
+FEBRUARY_ENDS = {
+    "feb-28-of-a-leap-year": date(L, 2, 28),  # the next cycle starts on Feb 29
+    "feb-29": date(L, 2, 29),
+    "feb-28-of-a-common-year": date(L - 1, 2, 28),
+}
+
+
+@pytest.mark.parametrize("years", [1, 2, 3, 4, 5], ids=lambda n: f"{n}-year")
+@pytest.mark.parametrize("first_end", list(FEBRUARY_ENDS.values()), ids=list(FEBRUARY_ENDS))
+def test_twenty_renewals_from_a_february_end_never_drift(first_end, years):
+    cycles = renewals(first_end, years)
+    assert len(cycles) == 20
+    previous = first_end
+    for start, end in cycles:
+        assert start == previous + timedelta(days=1)  # contiguous: no gap, no overlap
+        if previous == last_of_february(previous.year):
+            assert end == last_of_february(previous.year + years)  # a month end stays a month end
+        else:
+            assert end == date(previous.year + years, previous.month, previous.day)  # the same calendar day
+        assert (end.month, end.day) in ((2, 28), (2, 29))  # never Feb 27, never Mar 1
+        previous = end
+    if first_end != date(L, 2, 28):
+        # Started on a month end: every end is the last day of February, Feb 29 in each leap year.
+        assert [end for _, end in cycles] == [last_of_february(first_end.year + years * n) for n in range(1, 21)]
+
+
+def test_yearly_renewals_from_feb_28_of_a_leap_year():
+    assert renewals(date(L, 2, 28), 1, times=6) == [
+        (date(L, 2, 29), date(L + 1, 2, 28)),
+        (date(L + 1, 3, 1), date(L + 2, 2, 28)),
+        (date(L + 2, 3, 1), date(L + 3, 2, 28)),
+        (date(L + 3, 3, 1), date(L + 4, 2, 29)),
+        (date(L + 4, 3, 1), date(L + 5, 2, 28)),
+        (date(L + 5, 3, 1), date(L + 6, 2, 28)),
+    ]
+
+
+def test_four_year_renewals_from_feb_28_of_a_leap_year_stay_on_feb_28():
+    assert renewals(date(L, 2, 28), 4, times=4) == [
+        (date(L, 2, 29), date(L + 4, 2, 28)),
+        (date(L + 4, 2, 29), date(L + 8, 2, 28)),
+        (date(L + 8, 2, 29), date(L + 12, 2, 28)),
+        (date(L + 12, 2, 29), date(L + 16, 2, 28)),
+    ]
+
+
+def test_three_year_renewals_from_feb_28_of_a_common_year():
+    assert renewals(date(L - 1, 2, 28), 3, times=5) == [
+        (date(L - 1, 3, 1), date(L + 2, 2, 28)),
+        (date(L + 2, 3, 1), date(L + 5, 2, 28)),
+        (date(L + 5, 3, 1), date(L + 8, 2, 29)),
+        (date(L + 8, 3, 1), date(L + 11, 2, 28)),
+        (date(L + 11, 3, 1), date(L + 14, 2, 28)),
+    ]
+
+
+def test_three_year_renewals_from_feb_29():
+    assert renewals(date(L, 2, 29), 3, times=4) == [
+        (date(L, 3, 1), date(L + 3, 2, 28)),
+        (date(L + 3, 3, 1), date(L + 6, 2, 28)),
+        (date(L + 6, 3, 1), date(L + 9, 2, 28)),
+        (date(L + 9, 3, 1), date(L + 12, 2, 29)),
+    ]
+
+
 # ---------------------------------------------------------------- grace period and status
 
 
 @pytest.mark.parametrize(
     ("end", "expected"),
     [
-        (date(2026, 12, 31), date(2027, 6, 30)),
-        (date(2023, 12, 31), date(2024, 6, 30)),
-        (date(2027, 12, 31), date(2028, 6, 30)),
+        pytest.param(date(L + 2, 12, 31), date(L + 3, 6, 30), id="into-a-common-year"),
+        pytest.param(date(L - 1, 12, 31), date(L, 6, 30), id="into-a-leap-year"),
+        pytest.param(date(L + 3, 12, 31), date(L + 4, 6, 30), id="into-the-next-leap-year"),
     ],
 )
 def test_grace_ends_june_30_after_a_dec_31_end(end, expected):
@@ -145,10 +243,10 @@ def test_grace_ends_june_30_after_a_dec_31_end(end, expected):
     [
         # Cycles end Dec 31; for a record staff set to another end, the docstring's rule applies:
         # the grace period runs to the first June 30 after the end.
-        (date(2026, 3, 31), date(2026, 6, 30)),
-        (date(2026, 6, 29), date(2026, 6, 30)),
-        (date(2026, 6, 30), date(2027, 6, 30)),
-        (date(2026, 7, 1), date(2027, 6, 30)),
+        pytest.param(date(L + 2, 3, 31), date(L + 2, 6, 30), id="mar-31"),
+        pytest.param(date(L + 2, 6, 29), date(L + 2, 6, 30), id="jun-29"),
+        pytest.param(date(L + 2, 6, 30), date(L + 3, 6, 30), id="jun-30"),
+        pytest.param(date(L + 2, 7, 1), date(L + 3, 6, 30), id="jul-1"),
     ],
 )
 def test_grace_ends_first_june_30_after_any_end(end, expected):
@@ -156,24 +254,24 @@ def test_grace_ends_first_june_30_after_any_end(end, expected):
 
 
 def test_grace_for_any_dec_31_end():
-    for year in range(1990, 2301):
+    for year in range(Y - 36, Y + 275):
         assert grace_ends(date(year, 12, 31)) == date(year + 1, 6, 30)
 
 
 @pytest.mark.parametrize(
     ("today", "status"),
     [
-        (date(2020, 5, 1), Status.RENEWED),
-        (date(2023, 12, 31), Status.RENEWED),  # the day before the start
-        (date(2024, 1, 1), Status.IN_PROCESS),  # the start
-        (date(2024, 2, 29), Status.IN_PROCESS),
-        (date(2025, 7, 1), Status.IN_PROCESS),
-        (date(2026, 12, 31), Status.IN_PROCESS),  # the end
-        (date(2027, 1, 1), Status.GRACE),  # the day after the end
-        (date(2027, 3, 15), Status.GRACE),
-        (date(2027, 6, 30), Status.GRACE),  # last day of grace
-        (date(2027, 7, 1), Status.LAPSED),  # first day lapsed
-        (date(2031, 1, 1), Status.LAPSED),
+        pytest.param(date(L - 4, 5, 1), Status.RENEWED, id="years-before-the-start"),
+        pytest.param(date(L - 1, 12, 31), Status.RENEWED, id="the-day-before-the-start"),
+        pytest.param(date(L, 1, 1), Status.IN_PROCESS, id="the-start"),
+        pytest.param(date(L, 2, 29), Status.IN_PROCESS, id="leap-day"),
+        pytest.param(date(L + 1, 7, 1), Status.IN_PROCESS, id="mid-cycle"),
+        pytest.param(date(L + 2, 12, 31), Status.IN_PROCESS, id="the-end"),
+        pytest.param(date(L + 3, 1, 1), Status.GRACE, id="the-day-after-the-end"),
+        pytest.param(date(L + 3, 3, 15), Status.GRACE, id="mid-grace"),
+        pytest.param(date(L + 3, 6, 30), Status.GRACE, id="last-day-of-grace"),
+        pytest.param(date(L + 3, 7, 1), Status.LAPSED, id="first-day-lapsed"),
+        pytest.param(date(L + 7, 1, 1), Status.LAPSED, id="years-after"),
     ],
 )
 def test_cycle_status(today, status):
@@ -185,7 +283,7 @@ ORDER = [Status.RENEWED, Status.IN_PROCESS, Status.GRACE, Status.LAPSED]
 
 @PROPERTY
 @given(
-    year=st.integers(min_value=2000, max_value=2100),
+    year=st.integers(min_value=Y - 26, max_value=Y + 74),
     a=st.integers(min_value=-400, max_value=1800),
     b=st.integers(min_value=-400, max_value=1800),
 )
@@ -211,14 +309,16 @@ def test_property_status_only_moves_forward(year, a, b):
 @pytest.mark.parametrize(
     ("day", "cycles", "inside"),
     [
-        (date(2024, 2, 29), [(START, END)], True),
-        (date(2024, 1, 1), [(START, END)], True),
-        (date(2026, 12, 31), [(START, END)], True),
-        (date(2023, 12, 31), [(START, END)], False),
-        (date(2027, 1, 1), [(START, END)], False),
-        (date(2027, 1, 1), [(START, END), (date(2025, 1, 1), date(2027, 12, 31))], True),
-        (date(2023, 6, 1), [(date(2022, 1, 1), date(2024, 12, 31)), (START, END)], True),
-        (date(2024, 6, 1), [], False),
+        pytest.param(date(L, 2, 29), [(START, END)], True, id="leap-day"),
+        pytest.param(date(L, 1, 1), [(START, END)], True, id="the-start"),
+        pytest.param(date(L + 2, 12, 31), [(START, END)], True, id="the-end"),
+        pytest.param(date(L - 1, 12, 31), [(START, END)], False, id="the-day-before"),
+        pytest.param(date(L + 3, 1, 1), [(START, END)], False, id="the-day-after"),
+        pytest.param(date(L + 3, 1, 1), [(START, END), (date(L + 1, 1, 1), date(L + 3, 12, 31))], True,
+                     id="in-the-second-cycle"),
+        pytest.param(date(L - 1, 6, 1), [(date(L - 2, 1, 1), date(L, 12, 31)), (START, END)], True,
+                     id="in-the-first-cycle"),
+        pytest.param(date(L, 6, 1), [], False, id="no-cycles"),
     ],
 )
 def test_date_in_cycles(day, cycles, inside):
@@ -228,9 +328,9 @@ def test_date_in_cycles(day, cycles, inside):
 @pytest.mark.parametrize(
     ("start", "end", "text"),
     [
-        (date(2024, 1, 1), date(2026, 12, 31), "1/1/2024 - 12/31/2026"),
-        (date(2027, 1, 1), date(2029, 12, 31), "1/1/2027 - 12/31/2029"),
-        (date(2025, 3, 5), date(2028, 10, 9), "3/5/2025 - 10/9/2028"),
+        pytest.param(date(L, 1, 1), date(L + 2, 12, 31), f"1/1/{L} - 12/31/{L + 2}", id="whole-years"),
+        pytest.param(date(L + 3, 1, 1), date(L + 5, 12, 31), f"1/1/{L + 3} - 12/31/{L + 5}", id="the-next-cycle"),
+        pytest.param(date(L + 1, 3, 5), date(L + 4, 10, 9), f"3/5/{L + 1} - 10/9/{L + 4}", id="no-leading-zeros"),
     ],
 )
 def test_format_cycle(start, end, text):
@@ -290,7 +390,7 @@ def test_property_speedometer(quarters, required):
 
 # ---------------------------------------------------------------- RENEW eligibility
 
-TODAY = date(2026, 11, 15)
+TODAY = date(L + 2, 11, 15)  # late in the cycle START - END
 FULL = speedometer(counted=D("45"), required=45)
 SHORT = speedometer(counted=D("44.75"), required=45)
 
@@ -298,7 +398,7 @@ CPR_STATES = [CprState.NOT_UPLOADED, CprState.PENDING, CprState.APPROVED, CprSta
 EXPIRIES = {
     "expired": TODAY - timedelta(days=1),
     "expires_today": TODAY,
-    "valid": date(2028, 5, 1),
+    "valid": date(L + 4, 5, 1),
 }
 STATUSES = [Status.IN_PROCESS, Status.GRACE, Status.LAPSED, Status.RENEWED]
 
@@ -315,7 +415,7 @@ def expected_blockers(*, full: bool, cpr_state: CprState, expiry: str, status: S
     if cpr_state in (CprState.NOT_UPLOADED, CprState.REJECTED):
         blockers.append(UPLOAD)
     elif expiry == "expired":
-        blockers.append("Your CPR/AED card expired on 11/14/2026; upload a current one.")
+        blockers.append(f"Your CPR/AED card expired on 11/14/{L + 2}; upload a current one.")
     return tuple(blockers)
 
 
@@ -347,32 +447,32 @@ def test_renew_eligibility_matrix_has_every_combination():
 @pytest.mark.parametrize(
     ("meter", "status", "cpr", "expected"),
     [
-        (FULL, Status.IN_PROCESS, Cpr(CprState.APPROVED, date(2027, 1, 1)), Eligibility(True, False, ())),
+        (FULL, Status.IN_PROCESS, Cpr(CprState.APPROVED, date(L + 3, 1, 1)), Eligibility(True, False, ())),
         (FULL, Status.IN_PROCESS, Cpr(CprState.PENDING, TODAY), Eligibility(True, False, ())),
-        (FULL, Status.GRACE, Cpr(CprState.APPROVED, date(2027, 1, 1)), Eligibility(True, True, ())),
+        (FULL, Status.GRACE, Cpr(CprState.APPROVED, date(L + 3, 1, 1)), Eligibility(True, True, ())),
         (FULL, Status.IN_PROCESS, Cpr(), Eligibility(False, False, (UPLOAD,))),
         (
             FULL,
             Status.IN_PROCESS,
-            Cpr(CprState.REJECTED, date(2028, 1, 1), reason="Blurry photo"),
+            Cpr(CprState.REJECTED, date(L + 4, 1, 1), reason="Blurry photo"),
             Eligibility(False, False, (UPLOAD,)),
         ),
         (
             FULL,
             Status.IN_PROCESS,
-            Cpr(CprState.APPROVED, date(2026, 3, 9)),
-            Eligibility(False, False, ("Your CPR/AED card expired on 3/9/2026; upload a current one.",)),
+            Cpr(CprState.APPROVED, date(L + 2, 3, 9)),
+            Eligibility(False, False, (f"Your CPR/AED card expired on 3/9/{L + 2}; upload a current one.",)),
         ),
         (
             speedometer(counted=D("30"), required=60),
             Status.IN_PROCESS,
-            Cpr(CprState.APPROVED, date(2027, 1, 1)),
+            Cpr(CprState.APPROVED, date(L + 3, 1, 1)),
             Eligibility(False, False, ("30 more CECs are needed.",)),
         ),
         (
             speedometer(counted=D("44.50"), required=45),  # a DecimalField value
             Status.GRACE,
-            Cpr(CprState.APPROVED, date(2027, 1, 1)),
+            Cpr(CprState.APPROVED, date(L + 3, 1, 1)),
             Eligibility(False, True, ("0.5 more CECs are needed.",)),
         ),
         (
@@ -384,7 +484,7 @@ def test_renew_eligibility_matrix_has_every_combination():
         (
             speedometer(counted=D("63"), required=45),
             Status.RENEWED,
-            Cpr(CprState.APPROVED, date(2027, 1, 1)),
+            Cpr(CprState.APPROVED, date(L + 3, 1, 1)),
             Eligibility(False, False, (RENEWED_MSG,)),
         ),
     ],
@@ -394,26 +494,26 @@ def test_renew_eligibility_examples(meter, status, cpr, expected):
 
 
 def test_cpr_expiring_today_is_still_valid_but_not_tomorrow():
-    cpr = Cpr(CprState.APPROVED, date(2026, 12, 31))
-    ok = renew_eligibility(meter=FULL, status=Status.IN_PROCESS, cpr=cpr, today=date(2026, 12, 31))
-    late = renew_eligibility(meter=FULL, status=Status.GRACE, cpr=cpr, today=date(2027, 1, 1))
+    cpr = Cpr(CprState.APPROVED, END)
+    ok = renew_eligibility(meter=FULL, status=Status.IN_PROCESS, cpr=cpr, today=END)
+    late = renew_eligibility(meter=FULL, status=Status.GRACE, cpr=cpr, today=END + timedelta(days=1))
     assert ok == Eligibility(True, False, ())
-    assert late == Eligibility(False, True, ("Your CPR/AED card expired on 12/31/2026; upload a current one.",))
+    assert late == Eligibility(False, True, (f"Your CPR/AED card expired on 12/31/{L + 2}; upload a current one.",))
 
 
 def test_two_certifications_with_different_cycles_on_the_same_date():
-    """CPT runs 2024-2026, EP ran 2022-2024: on 3/15/2025 the CPT is in process and EP is in grace.
+    """CPT runs L to L+2, EP ran L-2 to L: on March 15 of L+1 the CPT is in process and EP is in grace.
 
     The same credits fill both tiles where their cycles overlap; each tile has its own CPR card.
     """
-    today = date(2025, 3, 15)
-    cpt = (date(2024, 1, 1), date(2026, 12, 31))
-    ep = (date(2022, 1, 1), date(2024, 12, 31))
+    today = date(L + 1, 3, 15)
+    cpt = (date(L, 1, 1), date(L + 2, 12, 31))
+    ep = (date(L - 2, 1, 1), date(L, 12, 31))
     credits = [
-        Credit(1, date(2023, 5, 1), D("30"), "live"),  # EP only
-        Credit(2, date(2024, 2, 29), D("40"), "conference"),  # both
-        Credit(3, date(2024, 6, 1), D("5"), "teaching"),  # both
-        Credit(4, date(2025, 1, 10), D("2"), "online"),  # CPT only (after EP's end)
+        Credit(1, date(L - 1, 5, 1), D("30"), "live"),  # EP only
+        Credit(2, date(L, 2, 29), D("40"), "conference"),  # both
+        Credit(3, date(L, 6, 1), D("5"), "teaching"),  # both
+        Credit(4, date(L + 1, 1, 10), D("2"), "online"),  # CPT only (after EP's end)
     ]
     assert [date_in_cycles(c.date_earned, [cpt, ep]) for c in credits] == [True, True, True, True]
     assert [date_in_cycles(c.date_earned, [cpt]) for c in credits] == [False, True, True, True]
@@ -432,7 +532,7 @@ def test_two_certifications_with_different_cycles_on_the_same_date():
     ep_status = cycle_status(start=ep[0], end=ep[1], today=today)
     assert (cpt_status, ep_status) == (Status.IN_PROCESS, Status.GRACE)
 
-    card = Cpr(CprState.APPROVED, date(2026, 6, 1))
+    card = Cpr(CprState.APPROVED, date(L + 2, 6, 1))
     cpt_elig = renew_eligibility(meter=cpt_meter, status=cpt_status, cpr=card, today=today)
     ep_elig = renew_eligibility(meter=ep_meter, status=ep_status, cpr=Cpr(), today=today)
     assert cpt_elig == Eligibility(True, False, ())
@@ -441,17 +541,17 @@ def test_two_certifications_with_different_cycles_on_the_same_date():
     assert ep_elig == Eligibility(True, True, ())
 
     # After July 1 the EP has lapsed while the CPT is still in process.
-    later = date(2025, 7, 1)
+    later = date(L + 1, 7, 1)
     assert cycle_status(start=ep[0], end=ep[1], today=later) is Status.LAPSED
     assert cycle_status(start=cpt[0], end=cpt[1], today=later) is Status.IN_PROCESS
 
 
 def test_renewed_early_shows_recertified_until_the_next_cycle_starts():
     start, end = next_cycle(end=END, years=3)
-    today = date(2026, 10, 1)
+    today = date(L + 2, 10, 1)
     status = cycle_status(start=start, end=end, today=today)
     assert status is Status.RENEWED
-    card = Cpr(CprState.APPROVED, date(2028, 1, 1))
+    card = Cpr(CprState.APPROVED, date(L + 4, 1, 1))
     result = renew_eligibility(meter=FULL, status=status, cpr=card, today=today)
     assert result == Eligibility(False, False, (RENEWED_MSG,))
 
@@ -460,7 +560,7 @@ cpr_strategy = st.builds(
     Cpr,
     state=st.sampled_from(CPR_STATES),
     # A submitted card always has an expiry date (certifications/services.py requires it).
-    expires_on=st.dates(min_value=date(2024, 1, 1), max_value=date(2029, 12, 31)),
+    expires_on=st.dates(min_value=date(L, 1, 1), max_value=date(L + 5, 12, 31)),
 )
 
 
@@ -470,7 +570,7 @@ cpr_strategy = st.builds(
     required=st.sampled_from([45, 60]),
     status=st.sampled_from(STATUSES),
     cpr=cpr_strategy,
-    today=st.dates(min_value=date(2024, 1, 1), max_value=date(2029, 12, 31)),
+    today=st.dates(min_value=date(L, 1, 1), max_value=date(L + 5, 12, 31)),
 )
 def test_property_renew_eligibility(quarters, required, status, cpr, today):
     meter = speedometer(counted=Decimal(quarters) / 4, required=required)
