@@ -1,6 +1,5 @@
 """Fixtures shared by the whole suite: real Postgres, Redis, Celery worker and Chromium."""
 
-import datetime
 import email
 import os
 import subprocess
@@ -11,8 +10,9 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.core.cache import cache
-from django.utils import timezone
 
+from acsm_portal import clock
+from tests.dates import cycle_around
 from tests.factories import UserFactory
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,6 +49,13 @@ def browser_type_launch_args(browser_type_launch_args):
     return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium", "args": CHROMIUM_ARGS}
 
 
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    """The browser's clocks show the portal's zone, whatever the machine's: a person without a zone takes it at
+    log-in (static/js/time-zone.js), so their deadlines read "Eastern time" on any machine."""
+    return {**browser_context_args, "timezone_id": settings.TIME_ZONE}
+
+
 @pytest.fixture(autouse=True)
 def reference_data(request, _django_db_marker):
     """Seeded types and caps, again after a transactional test has flushed the tables."""
@@ -67,13 +74,14 @@ def reference_data(request, _django_db_marker):
 
 @pytest.fixture
 def today():
-    return timezone.localdate()
+    """The portal's date (the date of a person with no zone of their own), from the clock time-machine moves."""
+    return clock.today()
 
 
 @pytest.fixture
 def open_cycle(today):
     """A cycle around today: from January 1 last year to December 31 next year."""
-    return datetime.date(today.year - 1, 1, 1), datetime.date(today.year + 1, 12, 31)
+    return cycle_around(today)
 
 
 @pytest.fixture

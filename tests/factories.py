@@ -2,11 +2,16 @@ import datetime
 from decimal import Decimal
 
 import factory
+import factory.random
 
 from accounts.models import User
+from acsm_portal import clock
+from tests.dates import cycle_around
 
 
 class UserFactory(factory.django.DjangoModelFactory):
+    """A certificant; ``time_zone=`` (an IANA name) puts their deadlines in that zone, blank is the portal's."""
+
     class Meta:
         model = User
         skip_postgeneration_save = True
@@ -25,16 +30,22 @@ def certification_type(code: str):
     return CertificationType.objects.get(code=code)
 
 
+def default_cycle() -> tuple[datetime.date, datetime.date]:
+    """The cycle a certification gets unless a test names one: around today (January 1 last year to
+    December 31 next year, like the ``open_cycle`` fixture)."""
+    return cycle_around(clock.today())
+
+
 def certification_with_cycle(user, code="CPT", start=None, end=None):
-    """A certification of ``code`` for ``user`` with one open cycle (default 1/1/2024 - 12/31/2026)."""
+    """A certification of ``code`` for ``user`` with one open cycle (default: ``default_cycle()``)."""
     from certifications.models import Certification, Cycle
 
+    default_start, default_end = default_cycle()
+    start, end = start or default_start, end or default_end
     certification = Certification.objects.create(
-        user=user, certification_type=certification_type(code), first_certified_on=datetime.date(2020, 6, 1)
+        user=user, certification_type=certification_type(code), first_certified_on=datetime.date(start.year - 6, 6, 1)
     )
-    Cycle.objects.create(
-        certification=certification, start=start or datetime.date(2024, 1, 1), end=end or datetime.date(2026, 12, 31)
-    )
+    Cycle.objects.create(certification=certification, start=start, end=end)
     return certification
 
 
@@ -43,8 +54,6 @@ class CECEntryFactory(factory.django.DjangoModelFactory):
         model = "cecs.CECEntry"
 
     user = factory.SubFactory(UserFactory)
-    date_earned = factory.Faker("date_between_dates", date_start=datetime.date(2024, 1, 1),
-                                date_end=datetime.date(2026, 6, 30))
     date_reported = factory.LazyAttribute(lambda o: o.date_earned)
     units = Decimal("2")
     credit_type = "cec"
@@ -54,11 +63,16 @@ class CECEntryFactory(factory.django.DjangoModelFactory):
     format = "live"
     source = "self"
 
+    @factory.lazy_attribute
+    def date_earned(self):
+        """A day of the default cycle up to today (the person's today: never in their future)."""
+        start, _ = default_cycle()
+        today = min(clock.today(), clock.today_for(self.user))
+        return start + datetime.timedelta(days=factory.random.randgen.randint(0, (today - start).days))
+
 
 def renewable_certification(user, code="CPT", start=None, end=None, cpr_state="approved", cpr_expires=None):
     """A certification whose credits are full and whose CPR card is submitted: its tile shows RENEW."""
-    from django.utils import timezone
-
     from certifications.models import CprUpload
 
     certification = certification_with_cycle(user, code, start, end)
@@ -69,7 +83,7 @@ def renewable_certification(user, code="CPT", start=None, end=None, cpr_state="a
     CprUpload.objects.create(
         certification=certification, cycle=cycle, state=cpr_state, card_type="cpr_aed",
         issuing_organization="American Red Cross", skills_check_confirmed=True,
-        expires_on=cpr_expires or timezone.localdate() + datetime.timedelta(days=365),
-        submitted_at=timezone.now(), rejection_reason="Unreadable" if cpr_state == "rejected" else "",
+        expires_on=cpr_expires or clock.today_for(user) + datetime.timedelta(days=365),
+        submitted_at=clock.now(), rejection_reason="Unreadable" if cpr_state == "rejected" else "",
     )
     return certification

@@ -8,10 +8,10 @@ from datetime import date, timedelta
 
 from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.utils import timezone
 from PIL import Image
 from pypdf import PdfWriter
 
+from acsm_portal import clock
 from certifications.models import CprUpload
 from certifications.services import (
     CardDetails,
@@ -84,7 +84,7 @@ def details(*, expires_on: date | None = None, card_type: str = "cpr_aed", organ
     return CardDetails(
         card_type=card_type,
         issuing_organization=organization,
-        expires_on=expires_on or timezone.localdate() + timedelta(days=400),
+        expires_on=expires_on or clock.today() + timedelta(days=400),
         skills_check_confirmed=skills,
     )
 
@@ -100,11 +100,12 @@ def submitted(certification, *, state: str = "pending", expires_on: date | None 
               by=None, files: int = 1, today: date | None = None) -> CprUpload:
     """A card for ``certification`` taken to ``state`` through the services."""
     user = certification.user
+    today = today or clock.today_for(user)
     for n in range(files):
         cpr_upload_add_file(certification=certification, user=user, name=f"card-{n}.png", data=png_bytes(seed=n + 100))
     upload = cpr_upload_submit(
-        certification=certification, user=user, today=today or timezone.localdate(),
-        details=details(expires_on=expires_on or (today or timezone.localdate()) + timedelta(days=400)),
+        certification=certification, user=user, today=today,
+        details=details(expires_on=expires_on or today + timedelta(days=400)),
     )
     if state == "pending":
         return upload

@@ -2,15 +2,15 @@ import hashlib
 import hmac
 import json
 import time
-from datetime import date
 from decimal import Decimal
 
 from django.conf import settings
-from django.utils import timezone
 
+from acsm_portal import clock
 from cart.services import cart_add_renewal
 from payments.services import BillingInput, order_place
 from payments.stripe_gateway import client as stripe_client
+from tests.dates import cycle_around
 from tests.factories import renewable_certification
 
 CARD_OK = "4242424242424242"
@@ -23,16 +23,17 @@ BILLING = BillingInput(name="Jordan Lee", line1="401 W Michigan St", line2="", c
 def card(number: str = CARD_OK) -> str:
     """A PaymentMethod made at the emulator, as Stripe.js would make it in the browser."""
     method = stripe_client().v1.payment_methods.create(params={
-        "type": "card", "card": {"number": number, "exp_month": 12, "exp_year": date.today().year + 3, "cvc": "123"},
+        "type": "card", "card": {"number": number, "exp_month": 12, "exp_year": clock.today().year + 3, "cvc": "123"},
     })
     return method.id
 
 
 def cart_with(user, *codes: str, today=None):
-    today = today or timezone.localdate()
+    """``codes`` renewable in a cycle around ``today`` (default: ``user``'s today), each renewal in the cart."""
+    today = today or clock.today_for(user)
     certs = []
     for code in codes:
-        cert = renewable_certification(user, code, date(today.year - 1, 1, 1), date(today.year + 1, 12, 31))
+        cert = renewable_certification(user, code, *cycle_around(today))
         cart_add_renewal(user=user, certification_id=cert.pk, today=today)
         certs.append(cert)
     return certs
@@ -40,7 +41,7 @@ def cart_with(user, *codes: str, today=None):
 
 def placed_order(user, *codes: str, total: str):
     cart_with(user, *codes)
-    return order_place(user=user, billing=BILLING, expected_total=Decimal(total), today=timezone.localdate())
+    return order_place(user=user, billing=BILLING, expected_total=Decimal(total), today=clock.today_for(user))
 
 
 def signed(event: dict, secret: str | None = None) -> tuple[bytes, str]:
