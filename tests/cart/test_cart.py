@@ -3,13 +3,13 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
+from acsm_portal import clock
 from cart.models import CartLine
 from cart.services import CartError, CertificationNotFound, cart_add_renewal, cart_recheck, cart_remove_renewal
 from cecs.models import CECEntry
 from certifications.models import CertificationType, CprUpload
-from tests.factories import certification_with_cycle, renewable_certification
+from tests.factories import UserFactory, certification_with_cycle, renewable_certification
 
 
 def lines(user):
@@ -43,7 +43,7 @@ class TestAddRemove:
         if setup == "no_credits":
             cert = certification_with_cycle(user, "CPT", *open_cycle)
             CprUpload.objects.create(certification=cert, cycle=cert.cycles.get(), state="approved",
-                                     submitted_at=timezone.now(), expires_on=today + timedelta(days=30))
+                                     submitted_at=clock.now(), expires_on=today + timedelta(days=30))
         elif setup == "no_cpr":
             cert = renewable_certification(user, "CPT", *open_cycle)
             CprUpload.objects.filter(certification=cert).delete()
@@ -55,9 +55,13 @@ class TestAddRemove:
         assert lines(user) == []
 
     def test_expired_cpr_card_cannot_be_added(self, user, open_cycle, today):
-        cert = renewable_certification(user, "CPT", *open_cycle, cpr_expires=today - timedelta(days=1))
-        with pytest.raises(CartError, match="Your CPR/AED card expired on"):
+        yesterday = today - timedelta(days=1)
+        cert = renewable_certification(user, "CPT", *open_cycle, cpr_expires=yesterday)
+        with pytest.raises(CartError) as exc:
             cart_add_renewal(user=user, certification_id=cert.pk, today=today)
+        assert str(exc.value) == (f"This certification cannot be renewed yet. Your CPR/AED card expired on "
+                                  f"{yesterday.month}/{yesterday.day}/{yesterday.year}; upload a current one.")
+        assert lines(user) == []
 
     def test_another_persons_certification(self, user, other_user, open_cycle, today):
         theirs = renewable_certification(other_user, "CPT", *open_cycle)
@@ -79,27 +83,36 @@ class TestLateFee:
         assert lines(user) == expected
         assert cart_recheck(user=user, today=today).total == sum((p for _, p in expected), Decimal("0"))
 
-    def test_last_day_of_grace_and_the_day_after(self, user):
-        end = date(2026, 12, 31)
-        cert = renewable_certification(user, "CPT", date(2024, 1, 1), end,
-                                       cpr_expires=date(2028, 1, 1))
-        cart_add_renewal(user=user, certification_id=cert.pk, today=date(2027, 6, 30))
+    def test_last_day_of_grace_and_the_day_after(self, user, today):
+        end = date(today.year, 12, 31)
+        cert = renewable_certification(user, "CPT", date(today.year - 2, 1, 1), end,
+                                       cpr_expires=date(today.year + 2, 1, 1))
+        last_day_of_grace, first_day_lapsed = date(today.year + 1, 6, 30), date(today.year + 1, 7, 1)
+        cart_add_renewal(user=user, certification_id=cert.pk, today=last_day_of_grace)
         assert lines(user) == [("CPT Recertification", Decimal("60.00")), ("CPT Late fee", Decimal("80.00"))]
-        result = cart_recheck(user=user, today=date(2027, 7, 1))
+        result = cart_recheck(user=user, today=first_day_lapsed)
         assert result.lines == []
         assert result.messages == ["CPT Recertification was removed from your cart: This certification has lapsed; "
                                    "contact us about reinstatement."]
-        with pytest.raises(CartError, match="lapsed"):
-            cart_add_renewal(user=user, certification_id=cert.pk, today=date(2027, 7, 1))
+        with pytest.raises(CartError) as exc:
+            cart_add_renewal(user=user, certification_id=cert.pk, today=first_day_lapsed)
+        assert str(exc.value) == ("This certification cannot be renewed yet. "
+                                  "This certification has lapsed; contact us about reinstatement.")
 
-    def test_recheck_adds_the_late_fee_when_grace_begins(self, user):
-        cert = renewable_certification(user, "CPT", date(2024, 1, 1), date(2026, 12, 31), cpr_expires=date(2028, 1, 1))
-        cart_add_renewal(user=user, certification_id=cert.pk, today=date(2026, 12, 31))
-        result = cart_recheck(user=user, today=date(2027, 1, 1))
+    @pytest.mark.parametrize(("time_zone", "label"), [("", "Eastern time"), ("America/Los_Angeles", "Pacific time")])
+    def test_recheck_adds_the_late_fee_when_grace_begins(self, today, time_zone, label):
+        user = UserFactory(time_zone=time_zone)
+        end = date(today.year, 12, 31)
+        cert = renewable_certification(user, "CPT", date(today.year - 2, 1, 1), end,
+                                       cpr_expires=date(today.year + 2, 1, 1))
+        cart_add_renewal(user=user, certification_id=cert.pk, today=end)
+        assert lines(user) == [("CPT Recertification", Decimal("60.00"))]
+        result = cart_recheck(user=user, today=end + timedelta(days=1))
         assert [(x.description, x.unit_price) for x in result.lines] == [
             ("CPT Recertification", Decimal("60.00")), ("CPT Late fee", Decimal("80.00"))]
         assert result.total == Decimal("140.00")
-        assert result.messages == ["A $80.00 late fee was added for CPT: its cycle ended 12/31/2026."]
+        assert result.messages == [f"A $80.00 late fee was added for CPT: its cycle ended 12/31/{end.year} at 11:59 PM "
+                                   f"{label}."]
 
 
 @pytest.mark.django_db
