@@ -1,9 +1,9 @@
+import re
 import subprocess
 from datetime import date
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 from pypdf import PdfReader
 
 from certifications.certificates import certificate_render
@@ -20,26 +20,27 @@ def pdf_text(data: bytes, tmp_path) -> str:
 
 
 @pytest.fixture
-def renewed(user):
+def renewed(user, today):
+    """An EP certificate from renewing the cycle that ends this December 31 (the next runs three years more)."""
     user.first_name, user.last_name = "Zoë", "O'Neil <Admin>"
     user.save()
-    cert = certification_with_cycle(user, "EP", date(2024, 1, 1), date(2026, 12, 31))
+    cert = certification_with_cycle(user, "EP", date(today.year - 2, 1, 1), date(today.year, 12, 31))
     new_cycle = certification_renew(cycle_id=cert.cycles.get().pk)
     return Certificate.objects.get(cycle=new_cycle)
 
 
 @pytest.mark.django_db
 class TestCertificate:
-    def test_issued_once_with_number_and_dates(self, renewed):
-        assert renewed.valid_through == date(2029, 12, 31)
-        assert renewed.issued_on == timezone.localdate()
-        assert renewed.number.startswith("EP-2027-") and len(renewed.number) == len("EP-2027-123456")
+    def test_issued_once_with_number_and_dates(self, renewed, today):
+        assert renewed.valid_through == date(today.year + 3, 12, 31)
+        assert renewed.issued_on == today
+        assert re.fullmatch(rf"EP-{today.year + 1}-[1-9][0-9]{{5}}", renewed.number), renewed.number
         assert (renewed.holder_name, renewed.certification_name) == ("Zoë O'Neil <Admin>",
                                                                      "Certified Exercise Physiologist")
         certification_renew(cycle_id=renewed.certification.cycles.get(state="renewed").pk)
         assert Certificate.objects.count() == 1
 
-    def test_pdf_text_and_landscape_letter(self, renewed, tmp_path):
+    def test_pdf_text_and_landscape_letter(self, renewed, today, tmp_path):
         rendered = certificate_render(certificate_id=renewed.pk)
         data = rendered.pdf.open("rb").read()
         reader = PdfReader(rendered.pdf.open("rb"))
@@ -49,7 +50,7 @@ class TestCertificate:
         text = " ".join(pdf_text(data, tmp_path).split())
         for expected in ("Certificate of Recertification", "Zoë O'Neil <Admin>", "Certified Exercise Physiologist",
                          renewed.number, f"{renewed.issued_on:%B} {renewed.issued_on.day}, {renewed.issued_on.year}",
-                         "December 31, 2029"):
+                         f"December 31, {today.year + 3}"):
             assert expected in text
 
     def test_render_is_idempotent_and_writes_one_file(self, renewed):
@@ -72,11 +73,11 @@ class TestDownload:
         renewed.refresh_from_db()
         assert renewed.pdf
 
-    def test_tile_links_to_the_certificate(self, client, user, renewed):
+    def test_tile_links_to_the_certificate(self, client, user, renewed, today):
         client.force_login(user)
         html = client.get(reverse("dashboard")).content.decode()
         assert f'href="/certificates/{renewed.number}.pdf"' in html
-        assert "valid through 12/31/2029" in html
+        assert f"No. {renewed.number} · valid through 12/31/{today.year + 3}" in html
 
     def test_another_person_gets_404(self, client, renewed):
         client.force_login(UserFactory())

@@ -6,8 +6,8 @@ from datetime import timedelta
 import pytest
 from django.core.files.storage import default_storage
 from django.urls import reverse
-from django.utils import timezone
 
+from acsm_portal import clock
 from certifications.models import CertificationType, CprUpload
 from certifications.services import cpr_upload_add_file
 from tests.factories import UserFactory, certification_with_cycle
@@ -38,7 +38,7 @@ def queue(db):
     cards = []
     for n, (person, code) in enumerate(zip(people[:3], ("CPT", "EP", "CPT"), strict=True)):
         card = submitted(certification_with_cycle(person, code))
-        CprUpload.objects.filter(pk=card.pk).update(submitted_at=timezone.now() - timedelta(days=10 - n))
+        CprUpload.objects.filter(pk=card.pk).update(submitted_at=clock.now() - timedelta(days=10 - n))
         cards.append(card)
     decided = submitted(certification_with_cycle(people[3], "GEI"), state="approved")
     draft_owner = certification_with_cycle(UserFactory(member_id="319999"), "CPT")

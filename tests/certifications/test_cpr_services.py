@@ -4,10 +4,11 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.utils import timezone
 
+from acsm_portal import clock
 from certifications.models import CprUpload, CprUploadFile
 from certifications.services import (
     CprError,
@@ -21,7 +22,8 @@ from tests.factories import UserFactory, certification_with_cycle
 
 from .cpr_helpers import details, jpeg_bytes, pdf_bytes, png_bytes, reviewer, submitted
 
-TODAY = date(2026, 3, 10)
+Y = clock.today().year
+TODAY = date(Y, 3, 10)  # the services are handed ``today``: a day inside the default cycle (around the clock's today)
 PRIVATE_ROOT = Path(settings.STORAGES["default"]["OPTIONS"]["location"])
 
 
@@ -128,13 +130,14 @@ class TestSubmit:
         add(cpt)
         upload = cpr_upload_submit(
             certification=cpt, user=cpt.user, today=TODAY,
-            details=details(expires_on=date(2027, 5, 31), card_type="bls", organization="  American   Heart Association "),
+            details=details(expires_on=date(Y + 1, 5, 31), card_type="bls",
+                            organization="  American   Heart Association "),
         )
         upload.refresh_from_db()
         assert upload.state == CprUpload.State.PENDING
         assert upload.card_type == "bls"
         assert upload.issuing_organization == "American Heart Association"
-        assert upload.expires_on == date(2027, 5, 31)
+        assert upload.expires_on == date(Y + 1, 5, 31)
         assert upload.skills_check_confirmed is True
         assert upload.submitted_at is not None
         assert upload.reviewed_by is None and upload.reviewed_at is None
@@ -149,16 +152,22 @@ class TestSubmit:
     @pytest.mark.parametrize(
         ("kwargs", "field", "message"),
         [
-            ({"expires_on": date(2026, 3, 9)}, "expires_on",
-             "This card expired on 3/9/2026; upload a current CPR/AED card (today is 3/10/2026)."),
-            ({"expires_on": date(2024, 12, 31)}, "expires_on",
-             "This card expired on 12/31/2024; upload a current CPR/AED card (today is 3/10/2026)."),
-            ({"expires_on": date(2032, 1, 1)}, "expires_on",
-             "CPR/AED cards are valid for a few years at most; check the expiry date (1/1/2032)."),
-            ({"skills": False}, "skills_check_confirmed",
-             "Only courses with a hands-on skills check are accepted; confirm that yours had one."),
-            ({"card_type": "first_aid"}, "card_type", "Choose the card type from the list."),
-            ({"organization": "   "}, "issuing_organization", "Enter the organization that issued the card."),
+            pytest.param({"expires_on": date(Y, 3, 9)}, "expires_on",
+                         f"This card expired on 3/9/{Y}; upload a current CPR/AED card (today is 3/10/{Y}).",
+                         id="expired-yesterday"),
+            pytest.param({"expires_on": date(Y - 2, 12, 31)}, "expires_on",
+                         f"This card expired on 12/31/{Y - 2}; upload a current CPR/AED card (today is 3/10/{Y}).",
+                         id="expired-long-ago"),
+            pytest.param({"expires_on": date(Y + 6, 1, 1)}, "expires_on",
+                         f"CPR/AED cards are valid for a few years at most; check the expiry date (1/1/{Y + 6}).",
+                         id="too-far-ahead"),
+            pytest.param({"skills": False}, "skills_check_confirmed",
+                         "Only courses with a hands-on skills check are accepted; confirm that yours had one.",
+                         id="no-skills-check"),
+            pytest.param({"card_type": "first_aid"}, "card_type", "Choose the card type from the list.",
+                         id="unknown-card-type"),
+            pytest.param({"organization": "   "}, "issuing_organization",
+                         "Enter the organization that issued the card.", id="blank-organization"),
         ],
     )
     def test_bad_details_are_refused_and_the_draft_kept(self, cpt, kwargs, field, message):
@@ -187,13 +196,14 @@ class TestReview:
                                                                decision_emails):
         upload = submitted(cpt, today=TODAY)
         staff = reviewer()
-        with django_capture_on_commit_callbacks(execute=True):
+        moment = clock.now()
+        with time_machine.travel(moment, tick=False), django_capture_on_commit_callbacks(execute=True):
             approved, changed = cpr_upload_approve(upload=upload, reviewer=staff)
         assert changed is True
         approved.refresh_from_db()
         assert approved.state == CprUpload.State.APPROVED
         assert approved.reviewed_by == staff
-        assert abs((timezone.now() - approved.reviewed_at).total_seconds()) < 60
+        assert approved.reviewed_at == moment
         assert decision_emails == [upload.pk]
 
     def test_approve_twice_is_a_no_op(self, cpt, django_capture_on_commit_callbacks, decision_emails):

@@ -4,11 +4,12 @@ Each test first shows the page (so it is stored), changes something the way the
 site, the admin or the worker would, and shows the page again.
 """
 
-import datetime
 import re
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.contrib.messages.storage import default_storage
 from django.contrib.sessions.backends.cache import SessionStore
 from django.core.cache import cache
@@ -26,6 +27,7 @@ from certifications.renewals import certification_renew
 from certifications.services import cpr_upload_approve
 from tests.certifications.cpr_helpers import reviewer
 from tests.certifications.test_dashboard import text, tile
+from tests.dates import at
 from tests.factories import CECEntryFactory, certification_with_cycle, renewable_certification
 
 pytestmark = pytest.mark.django_db
@@ -186,15 +188,22 @@ def test_caps_read_before_a_change_and_stored_after_it_are_not_used(monkeypatch,
     assert selectors.cap_rules()["volunteering"] == Decimal("2.00")
 
 
-def test_a_new_day_renders_the_page_again(user_client, user, monkeypatch):
-    end = datetime.date(2026, 12, 31)
-    certification_with_cycle(user, "CPT", datetime.date(2024, 1, 1), end)
-    monkeypatch.setattr("django.utils.timezone.localdate", lambda *a, **k: end)
-    assert "Recertification in Process" in text(tile(page(user_client), CPT))
-    monkeypatch.setattr("django.utils.timezone.localdate", lambda *a, **k: end + datetime.timedelta(days=1))
-    t = text(tile(page(user_client), CPT))
+def test_a_new_day_renders_the_page_again(client, user, today):
+    """The page stored in the cycle's last minute is not served in the first minute of the grace period."""
+    end = date(today.year, 12, 31)
+    certification_with_cycle(user, "CPT", date(today.year - 2, 1, 1), end)
+    with time_machine.travel(at(end, 23, 59), tick=False) as traveller:
+        client.force_login(user)
+        page(client)
+        t = text(tile(cached_page(client), CPT))
+        assert "Recertification in Process" in t
+        assert f"Renew by 12/31/{end.year} at 11:59 PM Eastern time; after that a $80.00 late fee applies." in t
+        traveller.move_to(at(end + timedelta(days=1), 0, 0))
+        t = text(tile(page(client), CPT))
     assert "Recertification in Process" not in t
-    assert "You can still renew until 6/30/2027" in t
+    assert "Expired (grace period)" in t
+    assert (f"Your cycle ended 12/31/{end.year}. You can still renew until 6/30/{end.year + 1} at 11:59 PM "
+            "Eastern time, with a $80.00 late fee.") in t
 
 
 def test_a_new_name_shows_in_the_header(user_client, user, cpt):
