@@ -56,7 +56,7 @@ def test_a_deactivated_user_is_logged_out_at_the_next_request(user_client, user)
 
 def test_a_password_changed_elsewhere_ends_this_session(user_client, user):
     home(user_client)
-    user.set_password("a-new-secret-for-2027")
+    user.set_password("a-new-secret-after-the-old-one")
     user.save()
     response, _ = home(user_client)
     assert response.status_code == 302

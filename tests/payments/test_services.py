@@ -3,8 +3,8 @@ from datetime import date
 from decimal import Decimal
 import pytest
 from django.db import connections
-from django.utils import timezone
 
+from acsm_portal import clock
 from cart.models import CartLine
 from certifications.models import Cycle
 from certifications.renewals import certification_renew
@@ -15,6 +15,7 @@ from payments.services import (
     payment_start, payment_transition,
 )
 from payments.stripe_gateway import client as stripe_client
+from tests.dates import next_leap_year
 from tests.factories import UserFactory, certification_with_cycle
 from tests.payments.helpers import BILLING, CARD_3DS, CARD_DECLINED, authenticate_3ds, card, cart_with, placed_order
 
@@ -35,14 +36,14 @@ class TestOrderPlace:
 
     def test_placing_the_same_cart_again_returns_the_same_order(self, user):
         first = placed_order(user, "CPT", total="60.00")
-        again = order_place(user=user, billing=BILLING, expected_total=Decimal("60.00"), today=timezone.localdate())
+        again = order_place(user=user, billing=BILLING, expected_total=Decimal("60.00"), today=clock.today_for(user))
         assert again.pk == first.pk
         assert Order.objects.count() == 1
 
     def test_a_changed_cart_replaces_the_pending_order(self, user):
         first = placed_order(user, "CPT", total="60.00")
         cart_with(user, "EP")
-        second = order_place(user=user, billing=BILLING, expected_total=Decimal("130.00"), today=timezone.localdate())
+        second = order_place(user=user, billing=BILLING, expected_total=Decimal("130.00"), today=clock.today_for(user))
         first.refresh_from_db()
         assert first.state == Order.State.CANCELED
         assert second.total == Decimal("130.00")
@@ -50,19 +51,19 @@ class TestOrderPlace:
     def test_tampered_total_changes_nothing(self, user):
         cart_with(user, "CPT")
         with pytest.raises(PaymentError) as exc:
-            order_place(user=user, billing=BILLING, expected_total=Decimal("0.01"), today=timezone.localdate())
+            order_place(user=user, billing=BILLING, expected_total=Decimal("0.01"), today=clock.today_for(user))
         assert str(exc.value) == ("The total changed from $0.01 to $60.00. Please review your cart and pay again.")
         assert Order.objects.count() == 0
 
     def test_empty_cart(self, user):
         with pytest.raises(PaymentError, match="Your cart is empty."):
-            order_place(user=user, billing=BILLING, expected_total=Decimal("0"), today=timezone.localdate())
+            order_place(user=user, billing=BILLING, expected_total=Decimal("0"), today=clock.today_for(user))
 
 
 @pytest.mark.django_db
 class TestCharge:
     def test_success_renews_and_empties_the_cart(self, user):
-        today = timezone.localdate()
+        today = clock.today_for(user)
         cpt, ep = cart_with(user, "CPT", "EP")
         order = order_place(user=user, billing=BILLING, expected_total=Decimal("130.00"), today=today)
         payment, secret = payment_start(order=order)
@@ -234,11 +235,17 @@ class TestRefunds:
             payment_refund(payment_id=self.paid(user).pk, amount=Decimal("0"), by=UserFactory(is_staff=True))
 
 
+L = next_leap_year(clock.today().year)
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize(("start", "end", "next_start", "next_end"), [
-    (date(2024, 1, 1), date(2026, 12, 31), date(2027, 1, 1), date(2029, 12, 31)),
-    (date(2025, 3, 1), date(2028, 2, 29), date(2028, 3, 1), date(2031, 2, 28)),
-    (date(2022, 3, 1), date(2025, 2, 28), date(2025, 3, 1), date(2028, 2, 29)),
+    pytest.param(date(L - 4, 1, 1), date(L - 2, 12, 31), date(L - 1, 1, 1), date(L + 1, 12, 31), id="dec-31"),
+    pytest.param(date(L - 3, 3, 1), date(L, 2, 29), date(L, 3, 1), date(L + 3, 2, 28), id="feb-29-to-common-year"),
+    pytest.param(date(L - 6, 3, 1), date(L - 3, 2, 28), date(L - 3, 3, 1), date(L, 2, 29),
+                 id="feb-28-common-to-leap-year"),
+    pytest.param(date(L - 3, 3, 1), date(L, 2, 28), date(L, 2, 29), date(L + 3, 2, 28),
+                 id="feb-28-of-a-leap-year"),
 ])
 def test_renewal_cycle_dates_and_idempotency(user, start, end, next_start, next_end):
     cert = certification_with_cycle(user, "CPT", start, end)

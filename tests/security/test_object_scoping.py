@@ -15,22 +15,22 @@ import pytest
 from django.apps import apps
 from django.conf import settings
 from django.urls import reverse
-from django.utils import timezone
 
+from acsm_portal import clock
 from cart.services import cart_add_renewal
 from certifications.models import Certificate
 from certifications.renewals import certification_renew
 from certifications.services import cpr_upload_add_file
 from payments.models import Order, Payment
 from tests.certifications.cpr_helpers import png_bytes, upload
+from tests.dates import cycle_around
 from tests.factories import CECEntryFactory, certification_with_cycle, renewable_certification
 from tests.payments.helpers import placed_order
 from tests.security.urlconf import PUBLIC, endpoints
 
 
 def _cycle() -> tuple[date, date]:
-    today = timezone.localdate()
-    return date(today.year - 1, 1, 1), date(today.year + 1, 12, 31)
+    return cycle_around(clock.today())
 
 
 @dataclass(frozen=True)
@@ -58,11 +58,11 @@ class Scoped:
 
 def cec_entry(owner):
     certification_with_cycle(owner, "CPT", *_cycle())
-    return CECEntryFactory(user=owner, date_earned=timezone.localdate() - timedelta(days=3), source="self")
+    return CECEntryFactory(user=owner, date_earned=clock.today_for(owner) - timedelta(days=3), source="self")
 
 
 def cec_form(_target) -> dict:
-    return {"date_earned": (timezone.localdate() - timedelta(days=2)).isoformat(), "units": "3", "credit_type": "cec",
+    return {"date_earned": (clock.today() - timedelta(days=2)).isoformat(), "units": "3", "credit_type": "cec",
             "course_name": "Changed by someone else", "provider": "ACSM", "format": "live"}
 
 
@@ -79,7 +79,7 @@ def cpr_draft_file(owner):
 
 def card_details(_target) -> dict:
     return {"action": "submit", "card_type": "cpr_aed", "issuing_organization": "American Red Cross",
-            "expires_on": (timezone.localdate() + timedelta(days=300)).isoformat(), "skills_check_confirmed": "on"}
+            "expires_on": (clock.today() + timedelta(days=300)).isoformat(), "skills_check_confirmed": "on"}
 
 
 def certificate(owner):
@@ -93,7 +93,7 @@ def renewable(owner):
 
 def renewal_in_cart(owner):
     certification = renewable(owner)
-    cart_add_renewal(user=owner, certification_id=certification.pk, today=timezone.localdate())
+    cart_add_renewal(user=owner, certification_id=certification.pk, today=clock.today_for(owner))
     return certification
 
 
@@ -105,7 +105,7 @@ def open_payment(owner):
 def paid_order(owner):
     payment = open_payment(owner)
     Payment.objects.filter(pk=payment.pk).update(state=Payment.State.SUCCEEDED, card_brand="visa", card_last4="4242")
-    Order.objects.filter(pk=payment.order_id).update(state=Order.State.PAID, paid_at=timezone.now())
+    Order.objects.filter(pk=payment.order_id).update(state=Order.State.PAID, paid_at=clock.now())
     return payment.order
 
 
