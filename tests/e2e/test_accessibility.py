@@ -5,10 +5,10 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from accounts.models import BillingAddress
+from acsm_portal import clock
 from certifications.models import CprUpload
 from certifications.rules import add_years
 from tests.certifications.cpr_helpers import png_of_size
@@ -56,7 +56,7 @@ def cycle_ending(end: date) -> tuple[date, date]:
 def certificant_with_tiles_in_every_state():
     """One person, four certifications: renewable, short of credits with a rejected card,
     in the grace period, and lapsed. Dates follow today, so the states hold on any day."""
-    today = timezone.localdate()
+    today = clock.today()
     user = UserFactory(email="tiles@example.com", first_name="Robin", last_name="Okafor")
     BillingAddress.objects.create(user=user, line1="401 W Michigan St", city="Indianapolis", state="IN",
                                   postal_code="46202")
@@ -67,7 +67,7 @@ def certificant_with_tiles_in_every_state():
     CprUpload.objects.create(
         certification=cpt, cycle=cpt.cycles.get(), state="rejected", card_type="cpr_aed",
         issuing_organization="American Red Cross", skills_check_confirmed=True,
-        expires_on=today + timedelta(days=300), submitted_at=timezone.now(), rejection_reason="Photo is blurry",
+        expires_on=today + timedelta(days=300), submitted_at=clock.now(), rejection_reason="Photo is blurry",
     )
     renewable_certification(user, "GEI", *cycle_ending(today - timedelta(days=1)))  # grace period
     renewable_certification(user, "CEP", *cycle_ending(date(today.year - 2, 12, 31)))  # lapsed
@@ -121,7 +121,7 @@ def test_axe_finds_nothing_serious_on_any_page_of_the_flow(live_server, page: Pa
 
     # Report CECs page with its validation errors shown.
     page.goto(base + "/cecs/report/")
-    page.get_by_label("Date Earned").fill((timezone.localdate() + timedelta(days=3)).isoformat())
+    page.get_by_label("Date Earned").fill((clock.today() + timedelta(days=3)).isoformat())
     page.get_by_label("Credits earned").fill("0")
     page.get_by_role("button", name="Report CECs").click()
     expect(page.get_by_text("Credits earned must be more than 0.")).to_be_visible()
@@ -264,7 +264,7 @@ def text_is(value: str):
 
 @pytest.mark.django_db(transaction=True)
 def test_keyboard_only_from_login_to_the_cart(live_server, page: Page, tmp_path):
-    today = timezone.localdate()
+    today = clock.today()
     user = UserFactory(email="keys@example.com")
     certification_with_cycle(user, "CPT", date(today.year - 1, 1, 1), date(today.year + 1, 12, 31))
     CECEntryFactory(user=user, date_earned=date(today.year - 1, 1, 1), units=Decimal("45"), cecs=Decimal("45"),
@@ -289,7 +289,7 @@ def test_keyboard_only_from_login_to_the_cart(live_server, page: Page, tmp_path)
 
     skip_to_main(page)
     # Back up through the navy header: each stop there carries an outline, not only a faint shadow.
-    for expected in ("Log out", "Change password", "Home", "MyACSM"):
+    for expected in ("Log out", "Change password", "Profile", "Home", "MyACSM"):
         page.keyboard.press("Shift+Tab")
         el = assert_focus_visible(page, "header")
         assert (el["text"], el["outline"]) == (expected, True), el
@@ -319,7 +319,7 @@ def test_keyboard_only_from_login_to_the_cart(live_server, page: Page, tmp_path)
     tab_to(page, lambda el: el["label"].startswith("Issuing organization"))
     page.keyboard.type("American Heart Association")
     tab_to(page, lambda el: el["label"].startswith("Expiry date"))
-    expiry = timezone.localdate() + timedelta(days=500)
+    expiry = today + timedelta(days=500)
     page.keyboard.type(expiry.strftime("%m%d%Y"))  # a date input takes the digits in its locale order
     assert page.get_by_label("Expiry date").input_value() == expiry.isoformat()
     tab_to(page, lambda el: el["type"] == "checkbox")

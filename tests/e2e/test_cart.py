@@ -1,9 +1,11 @@
+from datetime import timedelta
+
 import pytest
-from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from accounts.demo import DEMO_CERTIFICANT, demo_seed
 from accounts.models import User
+from acsm_portal import clock
 from certifications.models import CprUpload
 from tests.e2e.test_dashboard import SHOTS, log_in
 
@@ -13,8 +15,8 @@ def approve_demo_cpr_cards():
     for cert in casey.certifications.all():
         CprUpload.objects.create(certification=cert, cycle=cert.cycles.get(state="open"), state="approved",
                                  card_type="cpr_aed", issuing_organization="American Red Cross",
-                                 skills_check_confirmed=True, submitted_at=timezone.now(),
-                                 expires_on=timezone.localdate().replace(year=timezone.localdate().year + 2))
+                                 skills_check_confirmed=True, submitted_at=clock.now(),
+                                 expires_on=clock.today_for(casey) + timedelta(days=730))
 
 
 @pytest.mark.e2e

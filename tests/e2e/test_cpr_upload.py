@@ -4,9 +4,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.utils import timezone
 from playwright.sync_api import Page, expect
 
+from acsm_portal import clock
 from certifications.models import CprUpload
 from tests.certifications.cpr_helpers import pdf_bytes, png_of_size
 from tests.factories import UserFactory, certification_with_cycle
@@ -49,7 +49,7 @@ def card_files(tmp_path: Path) -> list[Path]:
 def fill_card_details(page: Page) -> None:
     page.get_by_label("Card type").select_option(label="CPR/AED")
     page.get_by_label("Issuing organization").fill("American Heart Association")
-    page.get_by_label("Expiry date").fill((timezone.localdate() + timedelta(days=500)).isoformat())
+    page.get_by_label("Expiry date").fill((clock.today() + timedelta(days=500)).isoformat())
     page.get_by_label("The course included a hands-on skills check").check()
 
 

@@ -1,9 +1,12 @@
+from datetime import date, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from accounts.demo import DEMO_CERTIFICANT, demo_seed
+from acsm_portal import clock
 
 SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"  # pytest-playwright empties test-results/
 
@@ -20,11 +23,17 @@ def tile(page: Page, name: str):
     return page.get_by_role("region", name=name)
 
 
+def casey_today() -> date:
+    """The demo certificant's date: Casey lives in Indianapolis (Eastern time)."""
+    return clock.today(ZoneInfo("America/Indiana/Indianapolis"))
+
+
 @pytest.mark.e2e
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("width", [1280, 375])
 def test_dashboard_tiles_and_reporting_a_credit(live_server, page: Page, width):
     demo_seed()
+    year = casey_today().year  # the demo's cycle is the one that contains today: 1/1 two years back to 12/31
     page.set_viewport_size({"width": width, "height": 900})
     log_in(page, live_server.url)
     page.get_by_role("link", name="View CEC Dashboard and Report CECs").click()
@@ -34,8 +43,10 @@ def test_dashboard_tiles_and_reporting_a_credit(live_server, page: Page, width):
     for t, shown in ((cpt, "45 of 45"), (ep, "60 of 60")):
         expect(t.get_by_role("img")).to_have_accessible_name(
             f"{t.get_by_role('heading').inner_text()}: 100% complete, {shown} CECs")
-        expect(t).to_contain_text("1/1/2024 - 12/31/2026")
-        expect(t).to_contain_text("Recertification in Process")
+        expect(t.locator(".tile-cycle")).to_have_text(f"1/1/{year - 2} - 12/31/{year}")
+        expect(t.locator(".tile-status")).to_have_text("Recertification in Process")
+        expect(t.locator(".tile-deadline")).to_have_text(
+            f"Renew by 12/31/{year} at 11:59 PM Eastern time; after that a $80.00 late fee applies.")
         expect(t).to_contain_text("CPR Certificate Not Uploaded")
         expect(t.locator(".tile-total")).to_have_text("Total CECs 63")
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -55,7 +66,7 @@ def test_dashboard_tiles_and_reporting_a_credit(live_server, page: Page, width):
     page.get_by_role("button", name="Report CECs").click()
     form = page.locator("#report-inline")
     expect(form).to_be_visible()
-    form.get_by_label("Date Earned").fill("2026-06-01")
+    form.get_by_label("Date Earned").fill(date(year - 1, 6, 1).isoformat())  # inside the cycle, in the past
     form.get_by_label("Credits earned").fill("7.5")
     form.get_by_label("Course Name").fill("Functional Training <Level 2>")
     form.get_by_label("Format").select_option(label="Online course")
@@ -78,11 +89,13 @@ def test_plus_works_without_javascript(live_server, browser):
     page.goto(live_server.url + "/dashboard/")
     page.get_by_role("button", name="Report CECs").click()
     expect(page.get_by_role("heading", name="Report CECs")).to_be_visible()
-    page.get_by_label("Date Earned").fill("2099-01-01")
+    page.get_by_label("Date Earned").fill((casey_today() + timedelta(days=365)).isoformat())
     page.get_by_label("Credits earned").fill("2")
     page.get_by_label("Course Name").fill("Future course")
     page.get_by_label("Format").select_option(label="Live course")
     page.get_by_role("button", name="Report CECs").click()
-    expect(page.get_by_text("Date Earned cannot be in the future")).to_be_visible()
+    today = casey_today()
+    expect(page.get_by_text(f"Date Earned cannot be in the future (today is {today.month}/{today.day}/{today.year})."
+                            )).to_be_visible()
     expect(page.get_by_label("Course Name")).to_have_value("Future course")
     context.close()

@@ -8,13 +8,14 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect
 
+from acsm_portal import clock
 from certifications.models import CprUpload
 from certifications.rules import add_years, grace_ends
 from tests.certifications.cpr_helpers import png_of_size, reviewer, submitted
 from tests.e2e.test_cpr_upload import PASSWORD, fill_card_details, log_in
+from tests.dates import cycle_around
 from tests.e2e.test_dashboard import SHOTS
 from tests.factories import CECEntryFactory, UserFactory, certification_with_cycle, renewable_certification
 
@@ -45,15 +46,17 @@ def cart_row(page: Page, description: str):
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("width", [1280, 375])
 def test_grace_period_renewal_adds_the_late_fee(live_server, page: Page, localstripe, width):
-    today = timezone.localdate()
+    today = clock.today()
     end = today - timedelta(days=1)  # the cycle ended yesterday
     user = UserFactory(email=f"grace-{width}@example.com")
     renewable_certification(user, "CPT", *cycle_ending(end), cpr_state="approved")
 
     tile = open_dashboard(page, live_server.url, user.email, width)
     expect(tile.locator(".tile-status")).to_have_text("Expired (grace period)")
-    expect(tile).to_contain_text(
-        f"Your cycle ended {dmy(end)}. You can still renew until {dmy(grace_ends(end))}, with a $80.00 late fee.")
+    # The browser runs on the portal's zone (tests/conftest.py): the person took it at log-in.
+    expect(tile.locator(".tile-deadline")).to_have_text(
+        f"Your cycle ended {dmy(end)}. You can still renew until {dmy(grace_ends(end))} at 11:59 PM Eastern time, "
+        "with a $80.00 late fee.")
     expect(tile.get_by_role("img")).to_have_accessible_name(f"{CPT}: 100% complete, 45 of 45 CECs")
     expect(tile).to_contain_text("A $80.00 late fee applies.")
     tile.get_by_role("button", name="RENEW").click()
@@ -88,7 +91,7 @@ def test_grace_period_renewal_adds_the_late_fee(live_server, page: Page, localst
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("width", [1280, 375])
 def test_lapsed_certification_has_no_renew_and_points_to_reinstatement(live_server, page: Page, width):
-    today = timezone.localdate()
+    today = clock.today()
     end = date(today.year - 2, 12, 31)  # its grace period ended last June 30 or earlier
     assert grace_ends(end) < today
     user = UserFactory(email=f"lapsed-{width}@example.com")
@@ -97,8 +100,8 @@ def test_lapsed_certification_has_no_renew_and_points_to_reinstatement(live_serv
 
     tile = open_dashboard(page, live_server.url, user.email, width)
     expect(tile.locator(".tile-status")).to_have_text("Lapsed")
-    expect(tile).to_contain_text(
-        f"This certification lapsed after the grace period ended on {dmy(grace_ends(end))}. "
+    expect(tile.locator("dd.small")).to_have_text(
+        f"This certification lapsed after the grace period ended on 6/30/{end.year + 1} at 11:59 PM Eastern time. "
         "Please contact the certification department about reinstatement.")
     expect(tile.get_by_role("button", name="RENEW")).to_have_count(0)
     expect(tile.locator(".tile-hint")).to_have_count(0)  # no promise that RENEW will appear
@@ -129,10 +132,10 @@ def staff_page(browser: Browser, base: str):
 
 def pending_card(user, code: str = "CPT") -> CprUpload:
     """Credits full and a card waiting for review, submitted through the services."""
-    today = timezone.localdate()
-    certification = certification_with_cycle(user, code, date(today.year - 1, 1, 1), date(today.year + 1, 12, 31))
+    start, end = cycle_around(clock.today())
+    certification = certification_with_cycle(user, code, start, end)
     required = certification.certification_type.required_cecs
-    CECEntryFactory(user=user, date_earned=date(today.year - 1, 1, 1), units=Decimal(required), cecs=Decimal(required),
+    CECEntryFactory(user=user, date_earned=start, units=Decimal(required), cecs=Decimal(required),
                     course_name="Full credits", format="live")
     return submitted(certification, state="pending")
 
