@@ -179,15 +179,15 @@ def seed(users: int) -> None:
     from django.contrib.auth.hashers import make_password
     from django.core.management.color import no_style
     from django.db import connection, transaction
-    from django.utils import timezone
 
     from accounts.models import User
+    from acsm_portal import clock
     from cecs.models import CECEntry
     from cecs.rules import to_cecs
     from certifications.models import Certification, CertificationType, Cycle
 
     rng = random.Random(20260101)
-    now = timezone.now()
+    now = clock.now()
     password = make_password(PASSWORD)  # one hash for everyone: hashing 10,000 passwords takes minutes
     type_ids = dict(CertificationType.objects.values_list("code", "id"))
     formats = [f for f, _ in FORMATS]

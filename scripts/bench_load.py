@@ -244,9 +244,9 @@ def seed(plan: Plan) -> dict[str, float]:
     from django.contrib.auth.hashers import make_password
     from django.core.management.color import no_style
     from django.db import connection, transaction
-    from django.utils import timezone
 
     from accounts.models import User
+    from acsm_portal import clock
     from cart.models import Cart, CartLine
     from cecs.models import CECEntry
     from certifications.models import Certificate, Certification, CertificationType, CprUpload, CprUploadFile, Cycle
@@ -254,7 +254,7 @@ def seed(plan: Plan) -> dict[str, float]:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     rng = random.Random(20261127)
-    now = timezone.now()
+    now = clock.now()
     now_text = now.isoformat()
     password = make_password(PASSWORD)  # one hash for everyone
     types = {t.code: t for t in CertificationType.objects.all()}
@@ -377,14 +377,15 @@ def seed(plan: Plan) -> dict[str, float]:
 def prepare_database(*, users: int, reseed: bool) -> tuple[str, float, dict[str, float]]:
     from django.conf import settings
     from django.core.management import call_command
-    from django.utils import timezone
+
+    from acsm_portal import clock
 
     if settings.DATABASES["default"]["NAME"] != LOAD_DB:  # never seed (or truncate) anything else
         raise SystemExit(f"refusing to seed {settings.DATABASES['default']['NAME']!r}: expected {LOAD_DB!r}")
     started = time.perf_counter()
     bench.ensure_database(reseed=reseed, dbname=LOAD_DB)
     call_command("migrate", verbosity=0, interactive=False)
-    plan = Plan(users=users, today=timezone.localdate())
+    plan = Plan(users=users, today=clock.today())
     if bench.read_marker(LOAD_DB) == plan.marker and actual_counts() == plan.expected():
         return "reused", time.perf_counter() - started, {}
     log(f"Seeding {users:,} certificants x {ENTRIES_PER_USER} CEC entries into {LOAD_DB}")
@@ -765,12 +766,13 @@ def flow_env(tmp: Path, *, stripe_port: int, portal_port: int, queue: str) -> di
 
 def make_renewable(certification, *, today: date) -> str:
     """What staff and the person would do between the steps: an approved CPR card and the rest of the credits."""
+    from acsm_portal import clock
     from cecs.models import CECEntry
     from cecs.rules import to_cecs
     from certifications.models import CprUpload, Cycle
 
     cycle = Cycle.objects.get(certification=certification, state=Cycle.State.OPEN)
-    now = datetime.now().astimezone()
+    now = clock.now()
     CprUpload.objects.create(certification=certification, cycle=cycle, state=CprUpload.State.APPROVED,
                              card_type="cpr_aed", issuing_organization="American Red Cross",
                              expires_on=today + timedelta(days=400), skills_check_confirmed=True,
@@ -788,9 +790,9 @@ def two_instances_mode(args) -> int:
     import stripe
     from django.core.management import call_command
     from django.db import connections
-    from django.utils import timezone
 
     from accounts.models import User
+    from acsm_portal import clock
     from certifications.models import Certificate, Certification, CertificationType, Cycle
 
     tmp = Path(tempfile.mkdtemp(prefix="acsm-flow-"))
@@ -827,7 +829,7 @@ def two_instances_mode(args) -> int:
         log(f"Started localstripe :{ports['stripe']}, gunicorn A :{ports['A']} and B :{ports['B']} (2 workers each), "
             f"Celery worker1 and worker2 on queue {queue} in {time.perf_counter() - t:.1f} s")
 
-        today = timezone.localdate()
+        today = clock.today()
         person = User.objects.create_user(email=f"flow-{os.getpid()}@load.example.org", password=PASSWORD,
                                           first_name="Flow", last_name="Tester")
         certification = Certification.objects.create(user=person, first_certified_on=date(2018, 6, 1),
