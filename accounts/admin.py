@@ -4,7 +4,8 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
 from .forms import time_zone_choices
-from .models import BillingAddress, User
+from .models import BillingAddress, User, new_member_id
+from .services import person_time_zone_set
 
 
 class BillingAddressInline(admin.StackedInline):
@@ -17,6 +18,16 @@ class PortalUserCreationForm(AdminUserCreationForm):
     class Meta:
         model = User
         fields = ("email", "first_name", "last_name")
+
+    def save(self, commit=True):
+        """A new person gets a free six-digit member ID, as ``User.objects.create_user`` gives one."""
+        user = super().save(commit=False)
+        while not user.member_id or User.objects.filter(member_id=user.member_id).exists():
+            user.member_id = new_member_id()
+        if commit:
+            user.save()
+            self.save_m2m()
+        return user
 
 
 class PortalUserChangeForm(UserChangeForm):
@@ -47,6 +58,17 @@ class UserAdmin(DjangoUserAdmin):
         ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
+    def save_model(self, request, obj, form, change):
+        """A changed time zone goes through the same service as the profile page (locked, logged, and a passed
+        deadline stays passed)."""
+        zone = obj.time_zone
+        zone_changed = change and "time_zone" in form.changed_data
+        if zone_changed:
+            obj.time_zone = form.initial.get("time_zone", "")
+        super().save_model(request, obj, form, change)
+        if zone_changed:
+            person_time_zone_set(user=obj, name=zone)
+
     add_fieldsets = (
         (None, {"classes": ("wide",), "fields": ("email", "first_name", "last_name", "password1", "password2")}),
     )

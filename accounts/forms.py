@@ -22,6 +22,7 @@ class TimeZoneForm(forms.Form):
 
     time_zone = forms.ChoiceField(
         label="Time zone",
+        error_messages={"invalid_choice": "Choose your time zone from the list."},
         help_text="Your deadlines (cycle end, grace period, CPR card expiry) end at 11:59 PM in this zone.",
     )
 

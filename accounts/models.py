@@ -77,6 +77,12 @@ class User(AbstractBaseUser, PermissionsMixin):
         help_text="An IANA name such as America/Los_Angeles. Deadlines end at 11:59 PM in this zone. "
                   "Blank: not set yet; the portal's zone until the person's browser or profile sets one.",
     )
+    previous_time_zone = models.CharField(
+        "previous time zone", max_length=64, blank=True, default="", editable=False,
+        help_text="The zone before the last change; for two days after a change, a deadline that had passed in "
+                  "it stays passed.",
+    )
+    time_zone_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = UserManager()
 

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import logging
 from dataclasses import dataclass, field
 
 from django.contrib.auth.tokens import default_token_generator
@@ -11,9 +12,13 @@ from django.db import transaction
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from acsm_portal import clock
 from acsm_portal.clock import canonical_zone
 
 from .models import MEMBER_ID_VALIDATOR, BillingAddress, User
+
+
+log = logging.getLogger(__name__)
 
 
 class AccountError(Exception):
@@ -115,7 +120,9 @@ def billing_address_save(*, user: User, line1: str, line2: str, city: str, state
 
 def person_time_zone_set(*, user: User, name: str) -> User:
     """Set ``user``'s time zone to the IANA zone ``name`` (from their profile or staff), or to blank (staff only:
-    "not set", so the person's browser sets it at their next log-in).
+    "not set", so the person's browser sets it at their next log-in). Locked and logged; the previous zone and
+    the time of the change are kept, so for two days a deadline that had passed stays passed
+    (``clock.today_for``). Setting the same zone again changes nothing.
 
     Deadlines for them then end at 11:59 PM in that zone. An alias is stored by its canonical name
     (``US/Pacific`` -> ``America/Los_Angeles``). Raises ``AccountError`` for a name that is not a zone.
@@ -123,9 +130,17 @@ def person_time_zone_set(*, user: User, name: str) -> User:
     name = name.strip()
     zone = canonical_zone(name) if name else ""
     if zone is None:
-        raise AccountError(f"“{name}” is not a time zone; choose one from the list.")
-    user.time_zone = zone
-    user.save(update_fields=["time_zone"])
+        raise AccountError(f"“{name[:64]}” is not a time zone; choose one from the list.")
+    with transaction.atomic():
+        person = User.objects.select_for_update().get(pk=user.pk)
+        if person.time_zone == zone:
+            return user
+        log.info("Time zone of user %s changed from %r to %r", person.pk, person.time_zone, zone)
+        person.previous_time_zone, person.time_zone = person.time_zone, zone
+        person.time_zone_changed_at = clock.now()
+        person.save(update_fields=["time_zone", "previous_time_zone", "time_zone_changed_at"])
+    user.time_zone, user.previous_time_zone = person.time_zone, person.previous_time_zone
+    user.time_zone_changed_at = person.time_zone_changed_at
     return user
 
 

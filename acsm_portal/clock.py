@@ -40,6 +40,12 @@ ZONE_ALIASES = {
 }
 
 
+# The regions of the tz database's canonical names; the legacy country folders (Canada/, Mexico/, US/ …) and
+# Etc/ are aliases or fixed offsets.
+REGIONS = frozenset({"Africa", "America", "Antarctica", "Arctic", "Asia", "Atlantic", "Australia", "Europe", "Indian",
+                     "Pacific"})
+
+
 def portal_zone() -> ZoneInfo:
     """The portal's own zone (``settings.TIME_ZONE``), the default for a person who never chose one."""
     return zone_named(settings.TIME_ZONE)
@@ -79,22 +85,43 @@ def today(zone: tzinfo | None = None) -> date:
     return now().astimezone(zone or portal_zone()).date()
 
 
+# How long a changed zone keeps the previous one's date when that is later: past any deadline's last hour in
+# every zone (the zones of the world span 26 hours).
+ZONE_CHANGE_HOLD = timedelta(hours=48)
+
+
 def today_for(person) -> date:
     """The date now in ``person``'s own time zone: the "today" of every rule about them
-    (Date Earned not in the future, cycle status, grace period, late fee, CPR card expiry)."""
-    return today(zone_for(person))
+    (Date Earned not in the future, cycle status, grace period, late fee, CPR card expiry).
+
+    For ``ZONE_CHANGE_HOLD`` after the person's zone was changed (``time_zone_changed_at``), the later of the
+    dates in the new and the previous zone: moving one's zone west never brings back a deadline that had
+    already passed (a late fee, a lapse).
+    """
+    current = now()
+    day = current.astimezone(zone_for(person)).date()
+    changed_at = getattr(person, "time_zone_changed_at", None)
+    if changed_at is not None and current - changed_at < ZONE_CHANGE_HOLD:
+        before = current.astimezone(zone_for_name(getattr(person, "previous_time_zone", ""))).date()
+        day = max(day, before)
+    return day
 
 
 def zone_for(person) -> ZoneInfo:
-    """``person``'s time zone; the portal's for a person without one, an anonymous visitor, or a stored name this
-    machine's tz database does not know (logged, so a page never fails over it)."""
-    name = getattr(person, "time_zone", "") or ""
+    """``person``'s time zone; the portal's for a person without one or an anonymous visitor (see
+    ``zone_for_name``)."""
+    return zone_for_name(getattr(person, "time_zone", "") or "")
+
+
+def zone_for_name(name: str) -> ZoneInfo:
+    """The zone named ``name``; the portal's for a blank name, or for a stored name this machine's tz database
+    does not know (logged, so a page never fails over it)."""
     if not name:
         return portal_zone()
     try:
         return zone_named(name)
     except (ZoneInfoNotFoundError, ValueError):
-        log.warning("Unknown time zone %r for %r; using the portal's", name, getattr(person, "pk", None))
+        log.warning("Unknown time zone %r; using the portal's", name)
         return portal_zone()
 
 
@@ -107,12 +134,11 @@ def zone_named(name: str) -> ZoneInfo:
 
 @lru_cache(maxsize=1)
 def zone_names() -> frozenset[str]:
-    """The zones a person may have: every canonical IANA zone ("Region/City") of this machine's tz database, and
-    UTC; not the legacy or alias names (``US/Pacific``, ``Etc/GMT+5``, ``EST``, ``localtime``)."""
-    return frozenset(
-        name for name in available_timezones()
-        if "/" in name and not name.startswith(("Etc/", "SystemV/", "US/", "posix/", "right/"))
-    ) | {"UTC"}
+    """The zones a person may have: every IANA zone of a region (``REGIONS``: "America/Chicago") in this machine's
+    tz database, and UTC; not the legacy or alias names (``US/Pacific``, ``Canada/Pacific``, ``Etc/GMT+5``,
+    ``EST``, ``localtime``)."""
+    return frozenset(name for name in available_timezones() if name.split("/", 1)[0] in REGIONS and "/" in name) | {
+        "UTC"}
 
 
 def canonical_zone(name: str) -> str | None:

@@ -65,7 +65,8 @@ class Dashboard:
 
     @property
     def renewals_in_cart(self) -> int:
-        return sum(1 for tile in self.tiles if tile.in_cart)
+        """Renewals in the cart that can still be paid (a line whose certification lapsed meanwhile is not)."""
+        return sum(1 for tile in self.tiles if tile.in_cart and tile.eligibility.can_renew)
 
 
 def open_cycles(*, user) -> list[Cycle]:

@@ -21,6 +21,10 @@ class Order(models.Model):
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     total = models.DecimalField(max_digits=10, decimal_places=2)
     currency = models.CharField(max_length=3, default="usd")
+    time_zone = models.CharField(
+        max_length=64, blank=True, default="",
+        help_text="The person's time zone when the order was placed; the receipt states its times in it.",
+    )
     # Billing address as given at checkout (kept even if the profile changes later).
     billing_name = models.CharField(max_length=300)
     billing_line1 = models.CharField(max_length=200)

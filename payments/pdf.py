@@ -14,6 +14,6 @@ def receipt_pdf(*, order: Order) -> bytes:
     payment = order.payments.filter(state__in=[rules.SUCCEEDED, rules.REFUNDED]).first()
     html = render_to_string("payments/receipt_pdf.html", {
         "order": order, "payment": payment, "lines": list(order.lines.all()),
-        "paid_at": clock.moment_text(order.paid_at, order.user),
+        "paid_at": clock.moment_text(order.paid_at, order),
     })
     return pdf_from_html(html)

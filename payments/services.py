@@ -113,7 +113,8 @@ def order_place(*, user, billing: BillingInput, expected_total: Decimal, today: 
             Cycle.objects.filter(certification_id__in=[x[0] for x in wanted], state=Cycle.State.OPEN)
             .values_list("certification_id", "id")
         )
-        order = Order(user=user, total=checked.total, number=_new_order_number(user=user))
+        order = Order(user=user, total=checked.total, number=_new_order_number(user=user),
+                      time_zone=clock.zone_for(user).key)
         _set_billing(order, billing)
         order.save()
         OrderLine.objects.bulk_create([

@@ -23,7 +23,7 @@ def order_receipt_email(self, order_id: int) -> str:
         lines = list(order.lines.all())
         payment = order.payments.filter(state="succeeded").first()
         context = {"order": order, "lines": lines, "payment": payment, "base_url": settings.PORTAL_BASE_URL,
-                   "paid_at": clock.moment_text(order.paid_at, order.user)}
+                   "paid_at": clock.moment_text(order.paid_at, order)}
         message = EmailMultiAlternatives(
             subject=f"Your MyACSM receipt {order.number}",
             body=render_to_string("emails/receipt.txt", context),

@@ -126,7 +126,7 @@ def receipt(request, number: str):
     order = _order_for(request, number)
     payment = next((p for p in order.payments.all() if p.state in (rules.SUCCEEDED, rules.REFUNDED)), None)
     return render(request, "payments/receipt.html", {"order": order, "payment": payment,
-                                                     "paid_at": clock.moment_text(order.paid_at, order.user)})
+                                                     "paid_at": clock.moment_text(order.paid_at, order)})
 
 
 @require_GET
