@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from django.db import transaction
 
+from acsm_portal import clock
 from acsm_portal.errors import FieldError
 from certifications import rules as cert_rules
 from certifications.selectors import open_cycles
@@ -45,7 +46,8 @@ def _checked(*, user, data: CECInput, today: date) -> Decimal:
     if data.format not in CreditFormat.values:
         raise CECError("Choose a format from the list.", field="format")
     if data.date_earned > today:
-        raise CECError(f"Date Earned cannot be in the future (today is {today:%-m/%-d/%Y}).", field="date_earned")
+        raise CECError(f"Date Earned cannot be in the future (today is {today:%-m/%-d/%Y}, "
+                       f"{clock.zone_label_for(user)}).", field="date_earned")
     cycles = _reportable_cycles(user=user, today=today)
     if not cycles:
         raise CECError("You have no open certification cycle to report CECs into.", field="date_earned")

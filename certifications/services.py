@@ -116,7 +116,7 @@ def cpr_upload_discard(*, certification: Certification, user) -> int:
     return len(names)
 
 
-def _check_details(*, details: CardDetails, today: date) -> None:
+def _check_details(*, details: CardDetails, today: date, user) -> None:
     if details.card_type not in CprUpload.CardType.values:
         raise CprError("Choose the card type from the list.", field="card_type")
     if not details.issuing_organization.strip():
@@ -124,7 +124,7 @@ def _check_details(*, details: CardDetails, today: date) -> None:
     if details.expires_on < today:
         raise CprError(
             f"This card expired on {details.expires_on:%-m/%-d/%Y}; upload a current CPR/AED card "
-            f"(today is {today:%-m/%-d/%Y}).",
+            f"(today is {today:%-m/%-d/%Y}, {clock.zone_label_for(user)}).",
             field="expires_on",
         )
     if details.expires_on.year > today.year + MAX_CARD_YEARS:
@@ -143,7 +143,7 @@ def _check_details(*, details: CardDetails, today: date) -> None:
 def cpr_upload_submit(*, certification: Certification, user, details: CardDetails, today: date) -> CprUpload:
     """Submit the draft with the card's details; it then waits for staff review."""
     _owned(certification=certification, user=user)
-    _check_details(details=details, today=today)
+    _check_details(details=details, today=today, user=user)
     with transaction.atomic():
         draft = _draft_locked(certification=certification, create=False)
         if draft is None or not draft.files.exists():

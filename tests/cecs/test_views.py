@@ -83,7 +83,7 @@ class TestReport:
         tomorrow = today + timedelta(days=1)
         response = user_client.post(reverse("cec_report"), form(date_earned=tomorrow.isoformat()))
         html = response.content.decode()
-        assert f"Date Earned cannot be in the future (today is {today:%-m/%-d/%Y})." in html
+        assert f"Date Earned cannot be in the future (today is {today:%-m/%-d/%Y}, Eastern time)." in html
         assert f'value="{tomorrow.isoformat()}"' in html
         assert CECEntry.objects.count() == 0
 

@@ -162,7 +162,7 @@ class TestUploadWithoutJavaScript:
         assert response.status_code == 400
         html = response.content.decode()
         assert (f"This card expired on {yesterday.month}/{yesterday.day}/{yesterday.year}; upload a current CPR/AED "
-                f"card (today is {today.month}/{today.day}/{today.year})." in text(html))
+                f"card (today is {today.month}/{today.day}/{today.year}, Eastern time)." in text(html))
         assert 'value="AHA"' in html
         assert f'value="{yesterday.isoformat()}"' in html
         assert "front.png" in text(html)

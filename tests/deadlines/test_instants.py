@@ -192,7 +192,7 @@ def test_date_earned_today_is_judged_by_the_persons_date(moment, client):
         assert expected in response.content.decode()
         assert CECEntry.objects.filter(user=moment.person).count() == before
     tomorrow = _report(client, today + timedelta(days=1))
-    assert f"Date Earned cannot be in the future (today is {format_date(today)})." in tomorrow.content.decode()
+    assert f"Date Earned cannot be in the future (today is {format_date(today)}, {moment.label})." in tomorrow.content.decode()
 
 
 def test_a_cpr_card_is_valid_through_its_expiry_date_in_the_persons_time(moment, client):
@@ -221,7 +221,7 @@ def test_submitting_a_card_that_expires_today_is_accepted_and_yesterday_refused(
         cpr_upload_submit(certification=moment.certification, user=moment.person, today=moment.today,
                           details=CardDetails(expires_on=yesterday, **details))
     assert refused.value.message == (f"This card expired on {format_date(yesterday)}; upload a current CPR/AED card "
-                                     f"(today is {format_date(moment.today)}).")
+                                     f"(today is {format_date(moment.today)}, {moment.label}).")
     upload = cpr_upload_submit(certification=moment.certification, user=moment.person, today=moment.today,
                                details=CardDetails(expires_on=moment.today, **details))
     assert (upload.state, upload.expires_on) == (CprUpload.State.PENDING, moment.today)
