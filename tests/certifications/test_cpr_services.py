@@ -153,10 +153,12 @@ class TestSubmit:
         ("kwargs", "field", "message"),
         [
             pytest.param({"expires_on": date(Y, 3, 9)}, "expires_on",
-                         f"This card expired on 3/9/{Y}; upload a current CPR/AED card (today is 3/10/{Y}, Eastern time).",
+                         f"This card expired on 3/9/{Y}; upload a current CPR/AED card "
+                         f"(today is 3/10/{Y}, Eastern time).",
                          id="expired-yesterday"),
             pytest.param({"expires_on": date(Y - 2, 12, 31)}, "expires_on",
-                         f"This card expired on 12/31/{Y - 2}; upload a current CPR/AED card (today is 3/10/{Y}, Eastern time).",
+                         f"This card expired on 12/31/{Y - 2}; upload a current CPR/AED card "
+                         f"(today is 3/10/{Y}, Eastern time).",
                          id="expired-long-ago"),
             pytest.param({"expires_on": date(Y + 6, 1, 1)}, "expires_on",
                          f"CPR/AED cards are valid for a few years at most; check the expiry date (1/1/{Y + 6}).",

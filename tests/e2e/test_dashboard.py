@@ -95,7 +95,8 @@ def test_plus_works_without_javascript(live_server, browser):
     page.get_by_label("Format").select_option(label="Live course")
     page.get_by_role("button", name="Report CECs").click()
     today = casey_today()
-    expect(page.get_by_text(f"Date Earned cannot be in the future (today is {today.month}/{today.day}/{today.year}, Eastern time)."
-                            )).to_be_visible()
+    expect(page.get_by_text(
+        f"Date Earned cannot be in the future (today is {today.month}/{today.day}/{today.year}, Eastern time).",
+    )).to_be_visible()
     expect(page.get_by_label("Course Name")).to_have_value("Future course")
     context.close()
