@@ -5,7 +5,7 @@
 
 1. Creates the Postgres database ``acsm_bench`` (kept for the next run), migrates
    it and seeds 10,000 certificants, each with 1-2 certifications (cycle
-   1/1/2024-12/31/2026) and 50 CEC entries in mixed formats. A database already
+   1/1 two years back to 12/31 of this year) and 50 CEC entries in mixed formats. A database already
    seeded with the same volume is reused; ``--reseed`` drops it first.
 2. Starts gunicorn (2 sync workers, DEBUG off) on a free port of 127.0.0.1.
 3. Logs in 16 certificants (sessions created directly), checks the dashboard
@@ -54,8 +54,16 @@ BENCH_DB = "acsm_bench"
 SEED_VERSION = "1"
 ENTRIES_PER_USER = 50
 SESSION_USERS = 16
-CYCLE_START, CYCLE_END = date(2024, 1, 1), date(2026, 12, 31)
-EARNED_FROM, EARNED_TO = date(2024, 1, 1), date(2026, 10, 31)
+
+
+def bench_cycle() -> tuple[date, date, date]:
+    """The benchmark's open cycle (1/1 two years back to 12/31 of this year, as the demo's) and the last day a
+    credit may be earned in it (a month before today). Needs Django set up (it asks the clock)."""
+    from acsm_portal import clock
+
+    today = clock.today()
+    return date(today.year - 2, 1, 1), date(today.year, 12, 31), today - timedelta(days=30)
+
 PASSWORD = "bench-password-2026"
 TARGET_RATIO = 40.0
 
@@ -110,7 +118,10 @@ def ensure_database(*, reseed: bool, dbname: str = BENCH_DB) -> None:
 
 
 def seed_marker(users: int) -> str:
-    return f"myacsm-bench v{SEED_VERSION} users={users} entries_per_user={ENTRIES_PER_USER}"
+    """What the seeded database holds; a database seeded for another cycle (another year) is seeded again."""
+    start, end, _ = bench_cycle()
+    return (f"myacsm-bench v{SEED_VERSION} users={users} entries_per_user={ENTRIES_PER_USER} "
+            f"cycle={start}..{end}")
 
 
 def read_marker(dbname: str = BENCH_DB) -> str:
@@ -192,7 +203,8 @@ def seed(users: int) -> None:
     type_ids = dict(CertificationType.objects.values_list("code", "id"))
     formats = [f for f, _ in FORMATS]
     weights = [w for _, w in FORMATS]
-    span = (EARNED_TO - EARNED_FROM).days
+    cycle_start, cycle_end, earned_to = bench_cycle()
+    span = (earned_to - cycle_start).days
 
     def user_rows():
         for i in range(1, users + 1):
@@ -205,16 +217,16 @@ def seed(users: int) -> None:
         for code in certification_codes(i):
             cid = len(certification_rows) + 1
             certification_rows.append((cid, i, type_ids[code], date(2015 + i % 9, 1 + i % 12, 1 + i % 28)))
-            cycle_rows.append((cid, cid, CYCLE_START, CYCLE_END, Cycle.State.OPEN, None))
+            cycle_rows.append((cid, cid, cycle_start, cycle_end, Cycle.State.OPEN, None))
 
     def entry_rows():
         entry_id = 0
         for i in range(1, users + 1):
             for fmt in rng.choices(formats, weights, k=ENTRIES_PER_USER):
                 entry_id += 1
-                earned = EARNED_FROM + timedelta(days=rng.randrange(span + 1))
+                earned = cycle_start + timedelta(days=rng.randrange(span + 1))
                 credit_type, units = random_units(rng, fmt)
-                yield (entry_id, i, earned, min(earned + timedelta(days=rng.randrange(0, 30)), EARNED_TO), units,
+                yield (entry_id, i, earned, min(earned + timedelta(days=rng.randrange(0, 30)), earned_to), units,
                        credit_type, to_cecs(units, credit_type), rng.choice(COURSES), rng.choice(PROVIDERS), fmt,
                        "provider" if rng.random() < 0.1 else "self", now, now)
 

@@ -331,7 +331,7 @@ def seed(plan: Plan) -> dict[str, float]:
         bench.copy_rows(User, ["id", "password", "last_login", "is_superuser", "email", "first_name", "last_name",
                                "member_id", "is_staff", "is_active", "date_joined"], users())
         bench.copy_rows(Certification, ["id", "user", "certification_type", "first_certified_on"],
-                        ((cid, user, types[code].id, date(2012 + user % 10, 1 + user % 12, 1 + user % 28))
+                        ((cid, user, types[code].id, date(plan.today.year - 14 + user % 10, 1 + user % 12, 1 + user % 28))
                          for cid, user, code in certs))
         bench.copy_rows(Cycle, ["id", "certification", "start", "end", "state", "renewed_at"], cycles)
         bench.copy_rows(Certificate, ["id", "certification", "cycle", "number", "holder_name", "certification_name",
@@ -832,7 +832,7 @@ def two_instances_mode(args) -> int:
         today = clock.today()
         person = User.objects.create_user(email=f"flow-{os.getpid()}@load.example.org", password=PASSWORD,
                                           first_name="Flow", last_name="Tester")
-        certification = Certification.objects.create(user=person, first_certified_on=date(2018, 6, 1),
+        certification = Certification.objects.create(user=person, first_certified_on=date(today.year - 8, 6, 1),
                                                       certification_type=CertificationType.objects.get(code="CPT"))
         Cycle.objects.create(certification=certification, start=date(today.year - 2, 1, 1),
                              end=date(today.year, 12, 31))
