@@ -173,7 +173,7 @@ def _approved_card(user: User, reviewer: User, *, today: date) -> None:
     """A CPR/AED card for each of ``user``'s certifications, uploaded, submitted and approved through the same
     services as the site and the admin, valid for two more years."""
     from certifications.models import Certification
-    from certifications.services import CardDetails, cpr_upload_add_file, cpr_upload_approve, cpr_upload_submit
+    from certifications.cpr.services import CardDetails, cpr_upload_add_file, cpr_upload_approve, cpr_upload_submit
 
     for certification in Certification.objects.filter(user=user).select_related("certification_type"):
         cpr_upload_add_file(certification=certification, user=user, name="cpr-card-front.png", data=_card_png(user))

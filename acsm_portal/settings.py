@@ -12,7 +12,6 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from .release import code_fingerprint
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -97,17 +96,20 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60 if 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
-# Each release starts with its own keys, so no page or fragment rendered by the previous one is served.
-CACHES["default"].setdefault("KEY_PREFIX", env.str("CACHE_KEY_PREFIX", default="") or code_fingerprint(BASE_DIR))
-# Redis (or another shared cache) in production: the web processes and the worker must see one cache, because
-# sessions, users and rendered dashboards are kept there and forgotten when their data changes.
 SHARED_CACHE = "LocMemCache" not in CACHES["default"]["BACKEND"]
+if SHARED_CACHE:
+    # The cache holds shared reference data and copies of sessions; it is never on the path of a write. When Redis
+    # does not answer, a read is a miss after a short wait and a write is skipped: speed is lost, nothing else.
+    CACHES["default"].setdefault("OPTIONS", {}).update({
+        "IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 0.25, "SOCKET_TIMEOUT": 0.25,
+    })
+# Sessions live in the database, with a copy in the cache to save the read.
 SESSION_ENGINE = "django.contrib.sessions.backends." + ("cached_db" if SHARED_CACHE else "db")
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "accounts.auth.CachedModelBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

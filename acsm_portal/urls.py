@@ -14,8 +14,8 @@ urlpatterns = [
     path("accounts/profile/", account_views.profile, name="profile"),
     # Django's account pages, but for log-in, which also takes the browser's time zone.
     path("accounts/", include([p for p in auth_urls.urlpatterns if p.name != "login"])),
+    path("", include("acsm_portal.dashboard.urls")),
     path("", include("certifications.urls")),
-    path("", include("cecs.urls")),
     path("", include("cart.urls")),
     path("", include("payments.urls")),
     path("staff/", admin.site.urls),

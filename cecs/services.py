@@ -8,8 +8,7 @@ from django.db import transaction
 
 from acsm_portal import clock
 from acsm_portal.errors import FieldError
-from certifications import rules as cert_rules
-from certifications.selectors import open_cycles
+from acsm_portal.formats import format_date, format_range
 
 from . import rules
 from .models import CECEntry, CreditFormat, CreditType
@@ -29,30 +28,27 @@ class CECInput:
     format: str
 
 
-def _reportable_cycles(*, user, today: date) -> list[tuple[date, date]]:
-    """Cycles a credit may be reported into: open, and not lapsed."""
-    return [
-        (c.start, c.end)
-        for c in open_cycles(user=user)
-        if cert_rules.cycle_status(start=c.start, end=c.end, today=today)
-        in (cert_rules.Status.IN_PROCESS, cert_rules.Status.GRACE)
-    ]
+Cycles = list[tuple[date, date]]
 
 
-def _checked(*, user, data: CECInput, today: date) -> Decimal:
-    """Validate ``data`` against the rules; return its value in CECs."""
+def _in_cycles(day: date, cycles: Cycles) -> bool:
+    return any(start <= day <= end for start, end in cycles)
+
+
+def _checked(*, user, data: CECInput, today: date, cycles: Cycles) -> Decimal:
+    """Validate ``data`` against the rules and the ``(start, end)`` cycles a credit may be reported into; return its
+    value in CECs. Raises ``CECError`` naming the field."""
     if data.credit_type not in CreditType.values:
         raise CECError("Choose a credit type from the list.", field="credit_type")
     if data.format not in CreditFormat.values:
         raise CECError("Choose a format from the list.", field="format")
     if data.date_earned > today:
-        raise CECError(f"Date Earned cannot be in the future (today is {today:%-m/%-d/%Y}, "
+        raise CECError(f"Date Earned cannot be in the future (today is {format_date(today)}, "
                        f"{clock.zone_label_for(user)}).", field="date_earned")
-    cycles = _reportable_cycles(user=user, today=today)
     if not cycles:
         raise CECError("You have no open certification cycle to report CECs into.", field="date_earned")
-    if not cert_rules.date_in_cycles(data.date_earned, cycles):
-        names = " or ".join(cert_rules.format_cycle(s, e) for s, e in sorted(set(cycles)))
+    if not _in_cycles(data.date_earned, cycles):
+        names = " or ".join(format_range(s, e) for s, e in sorted(set(cycles)))
         raise CECError(f"Date Earned must fall inside your current certification cycle ({names}).",
                        field="date_earned")
     if data.units <= 0:
@@ -74,8 +70,11 @@ def _checked(*, user, data: CECInput, today: date) -> Decimal:
     return cecs
 
 
-def cec_report(*, user, data: CECInput, today: date) -> CECEntry:
-    cecs = _checked(user=user, data=data, today=today)
+def cec_report(*, user, data: CECInput, today: date, cycles: Cycles) -> CECEntry:
+    """Record a credit ``user`` reports on ``today`` (their date), earned inside one of ``cycles`` (the ``(start,
+    end)`` of each cycle a credit may be reported into, from ``certifications.selectors.reportable_cycles``).
+    Raises ``CECError``."""
+    cecs = _checked(user=user, data=data, today=today, cycles=cycles)
     with transaction.atomic():
         return CECEntry.objects.create(
             user=user,
@@ -91,16 +90,18 @@ def cec_report(*, user, data: CECInput, today: date) -> CECEntry:
         )
 
 
-def _editable(*, entry: CECEntry, today: date) -> None:
+def _editable(*, entry: CECEntry, cycles: Cycles) -> None:
     if entry.source != CECEntry.Source.SELF:
         raise CECError("Only credits you reported yourself can be changed; contact us about this one.")
-    if not cert_rules.date_in_cycles(entry.date_earned, _reportable_cycles(user=entry.user, today=today)):
+    if not _in_cycles(entry.date_earned, cycles):
         raise CECError("This credit belongs to a closed cycle and can no longer be changed.")
 
 
-def cec_update(*, entry: CECEntry, data: CECInput, today: date) -> CECEntry:
-    _editable(entry=entry, today=today)
-    cecs = _checked(user=entry.user, data=data, today=today)
+def cec_update(*, entry: CECEntry, data: CECInput, today: date, cycles: Cycles) -> CECEntry:
+    """Change a self-reported credit of a cycle still open for reporting (``cycles`` as for ``cec_report``).
+    Raises ``CECError``."""
+    _editable(entry=entry, cycles=cycles)
+    cecs = _checked(user=entry.user, data=data, today=today, cycles=cycles)
     with transaction.atomic():
         entry = CECEntry.objects.select_for_update().get(pk=entry.pk)
         entry.date_earned = data.date_earned
@@ -114,6 +115,7 @@ def cec_update(*, entry: CECEntry, data: CECInput, today: date) -> CECEntry:
     return entry
 
 
-def cec_delete(*, entry: CECEntry, today: date) -> None:
-    _editable(entry=entry, today=today)
+def cec_delete(*, entry: CECEntry, cycles: Cycles) -> None:
+    """Delete a self-reported credit of a cycle still open for reporting. Raises ``CECError``."""
+    _editable(entry=entry, cycles=cycles)
     CECEntry.objects.filter(pk=entry.pk).delete()

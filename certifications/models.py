@@ -75,7 +75,7 @@ class Cycle(models.Model):
 
 def cpr_file_name(instance: "CprUploadFile", filename: str) -> str:
     """A random storage name; the uploaded file's own name is kept as data only, never as a path."""
-    from .uploads import EXTENSIONS
+    from acsm_portal.uploads import EXTENSIONS
 
     return f"cpr/{instance.key.hex}{EXTENSIONS[instance.content_type]}"
 
@@ -153,7 +153,7 @@ class CprUploadFile(models.Model):
 
     @property
     def size_label(self) -> str:
-        from .uploads import format_size
+        from acsm_portal.uploads import format_size
 
         return format_size(self.size)
 

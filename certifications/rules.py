@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_FLOOR, Decimal
 
+from acsm_portal.formats import format_date, format_range  # noqa: F401  (format_date: the rules' date style)
 from cecs.rules import format_cecs
 
 
@@ -131,10 +132,6 @@ def date_in_cycles(day: date, cycles: list[tuple[date, date]]) -> bool:
     return any(start <= day <= end for start, end in cycles)
 
 
-def format_date(day: date) -> str:
-    """7/19/2025, as the how-to writes dates."""
-    return f"{day.month}/{day.day}/{day.year}"
-
-
 def format_cycle(start: date, end: date) -> str:
-    return f"{format_date(start)} - {format_date(end)}"
+    """A cycle as tiles show it: "1/1/2024 - 12/31/2026"."""
+    return format_range(start, end)

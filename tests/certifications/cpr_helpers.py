@@ -13,7 +13,7 @@ from pypdf import PdfWriter
 
 from acsm_portal import clock
 from certifications.models import CprUpload
-from certifications.services import (
+from certifications.cpr.services import (
     CardDetails,
     cpr_upload_add_file,
     cpr_upload_approve,

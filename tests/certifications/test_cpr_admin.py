@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from acsm_portal import clock
 from certifications.models import CertificationType, CprUpload
-from certifications.services import cpr_upload_add_file
+from certifications.cpr.services import cpr_upload_add_file
 from tests.factories import UserFactory, certification_with_cycle
 
 from .cpr_helpers import pdf_bytes, png_bytes, reviewer, submitted

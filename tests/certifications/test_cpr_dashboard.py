@@ -10,8 +10,9 @@ from django.urls import reverse
 from acsm_portal import clock
 from certifications import rules
 from certifications.models import Cycle
-from certifications.selectors import cpr_by_certification, dashboard_for
-from certifications.services import cpr_upload_add_file, cpr_upload_approve, cpr_upload_reject
+from acsm_portal.dashboard.selectors import dashboard_for
+from certifications.selectors import tile_cycles
+from certifications.cpr.services import cpr_upload_add_file, cpr_upload_approve, cpr_upload_reject
 from tests.factories import CECEntryFactory, certification_with_cycle
 
 from .cpr_helpers import png_bytes, reviewer, submitted
@@ -105,12 +106,12 @@ class TestRenewEligibility:
         old.state = Cycle.State.RENEWED
         old.save()
         Cycle.objects.create(certification=cpt, start=old.end + timedelta(days=1), end=date(old.end.year + 3, 12, 31))
-        assert cpr_by_certification(user=user) == {}
+        assert tile_of(user, "CPT", today).cpr == rules.Cpr()
 
     def test_another_persons_cards_are_not_mine(self, user, other_user, cpt, today):
         theirs = certification_with_cycle(other_user, "CPT")
         submitted(theirs, today=today)
-        assert cpr_by_certification(user=user) == {}
+        assert tile_of(user, "CPT", today).cpr == rules.Cpr()
         assert tile_of(user, "CPT", today).eligibility.can_renew is False
 
 
@@ -121,9 +122,8 @@ def test_the_cards_of_all_tiles_take_one_query(user, today, django_assert_num_qu
         submitted(certification, today=today, files=2)
         submitted(certification, state="rejected", today=today)
     with django_assert_num_queries(1):
-        found = cpr_by_certification(user=user)
-    assert set(found) == {c.pk for c in certifications}
-    assert {cpr.state for cpr in found.values()} == {rules.CprState.REJECTED}
+        found = {cycle.certification_id: cycle.cpr_state for cycle in tile_cycles(user=user)}
+    assert found == {c.pk: "rejected" for c in certifications}
 
 
 def tile_text(html: str, name: str) -> str:

@@ -10,7 +10,7 @@ from django.core.files.storage import default_storage
 
 from acsm_portal import clock
 from certifications.models import CprUpload, CprUploadFile
-from certifications.services import (
+from certifications.cpr.services import (
     CprError,
     cpr_upload_add_file,
     cpr_upload_approve,

@@ -5,8 +5,8 @@ import hashlib
 import pytest
 from PIL import ImageFile
 
-from certifications import uploads
-from certifications.uploads import MAX_FILE_BYTES, UploadRefused, check_file, clean_name, format_size
+from acsm_portal import uploads
+from acsm_portal.uploads import MAX_FILE_BYTES, UploadRefused, check_file, clean_name, format_size
 
 from .cpr_helpers import jpeg_bytes, pdf_bytes, png_bomb, png_bytes, png_of_size
 

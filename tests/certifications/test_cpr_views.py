@@ -9,10 +9,10 @@ from django.test import Client
 from django.urls import reverse
 
 from acsm_portal import clock
-from certifications import views as cert_views
+from certifications.cpr import views as cert_views
 from certifications.models import CprUpload, CprUploadFile
-from certifications.services import cpr_upload_add_file
-from certifications.uploads import MAX_FILE_BYTES, format_size
+from certifications.cpr.services import cpr_upload_add_file
+from acsm_portal.uploads import MAX_FILE_BYTES, format_size
 from tests.factories import UserFactory, certification_with_cycle
 
 from .cpr_helpers import jpeg_bytes, pdf_bytes, png_bytes, png_of_size, reviewer, submitted, upload

@@ -5,7 +5,7 @@ import time
 import pytest
 
 from certifications.models import CprUpload
-from certifications.services import cpr_upload_approve, cpr_upload_reject
+from certifications.cpr.services import cpr_upload_approve, cpr_upload_reject
 from certifications.tasks import send_cpr_decision_email
 from tests.factories import UserFactory, certification_with_cycle
 

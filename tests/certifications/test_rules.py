@@ -559,7 +559,7 @@ def test_renewed_early_shows_recertified_until_the_next_cycle_starts():
 cpr_strategy = st.builds(
     Cpr,
     state=st.sampled_from(CPR_STATES),
-    # A submitted card always has an expiry date (certifications/services.py requires it).
+    # A submitted card always has an expiry date (certifications/cpr/services.py requires it).
     expires_on=st.dates(min_value=date(L, 1, 1), max_value=date(L + 5, 12, 31)),
 )
 

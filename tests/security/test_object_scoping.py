@@ -20,7 +20,7 @@ from acsm_portal import clock
 from cart.services import cart_add_renewal
 from certifications.models import Certificate
 from certifications.renewals import certification_renew
-from certifications.services import cpr_upload_add_file
+from certifications.cpr.services import cpr_upload_add_file
 from payments.models import Order, Payment
 from tests.certifications.cpr_helpers import png_bytes, upload
 from tests.dates import cycle_around

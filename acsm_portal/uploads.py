@@ -1,4 +1,4 @@
-"""Checks on uploaded CPR/AED card files, by their bytes.
+"""Checks on uploaded documents (CPR/AED cards, and any proof a certificant sends), by their bytes.
 
 The file's name and the browser's content type are never trusted: the kind is
 read from the leading bytes, then the whole file must parse as that kind (pypdf

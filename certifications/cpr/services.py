@@ -1,4 +1,4 @@
-"""State changes for certifications: CPR/AED card uploads and their review.
+"""State changes for CPR/AED cards: uploads and their review.
 
 A certificant's files collect in one draft per certification until Submit; a
 submitted card is pending until staff approve or reject it. Every move goes
@@ -17,11 +17,10 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
-from acsm_portal import clock
+from acsm_portal import clock, uploads
 from acsm_portal.errors import FieldError
 
-from . import uploads
-from .models import Certification, CprUpload, CprUploadFile, Cycle
+from ..models import Certification, CprUpload, CprUploadFile, Cycle
 
 REVIEW_PERMISSION = "certifications.can_review_cpr"
 MAX_CARD_YEARS = 5
@@ -187,7 +186,7 @@ _VERBS = {State.PENDING: "submitted", State.APPROVED: "approved", State.REJECTED
 
 
 def _cpr_transition(*, upload_id: int, to: str, by, reason: str = "") -> tuple[CprUpload, bool]:
-    from .tasks import send_cpr_decision_email
+    from ..tasks import send_cpr_decision_email
 
     with transaction.atomic():
         upload = CprUpload.objects.select_for_update().get(pk=upload_id)

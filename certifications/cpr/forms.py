@@ -1,6 +1,6 @@
 from django import forms
 
-from .models import CprUpload
+from ..models import CprUpload
 from .services import CardDetails
 
 

@@ -1,0 +1,80 @@
+"""The CEC Dashboard and the Report CECs, edit and delete pages it links to.
+
+A view validates a form, asks ``certifications`` which cycles a credit may be reported into on the person's
+date, and calls one ``cecs`` service with them.
+"""
+
+from django.conf import settings
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from acsm_portal import clock
+from cecs.forms import CECForm
+from cecs.models import CECEntry
+from cecs.rules import format_cecs
+from cecs.services import CECError, cec_delete, cec_report, cec_update
+from certifications.selectors import reportable_cycles
+
+from .selectors import dashboard_for
+
+
+@require_GET
+def dashboard(request):
+    """Every certification as a tile, the Complete Recertification button, and the Active CECs table."""
+    today = clock.today_for(request.user)
+    return render(request, "certifications/dashboard.html", {
+        "board": dashboard_for(user=request.user, today=today),
+        "report_form": CECForm(),
+        "learning_url": settings.ONLINE_LEARNING_PLATFORM_URL,
+        "today": today,
+        "zone_label": clock.zone_label_for(request.user),
+    })
+
+
+@require_http_methods(["GET", "POST"])
+def report(request):
+    form = CECForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        today = clock.today_for(request.user)
+        try:
+            entry = cec_report(user=request.user, data=form.to_input(), today=today,
+                               cycles=reportable_cycles(user=request.user, today=today))
+        except CECError as exc:
+            form.add_error(exc.field, exc.message)
+        else:
+            messages.success(request, f"Reported {format_cecs(entry.cecs)} CECs for “{entry.course_name}”.")
+            return redirect("dashboard")
+    return render(request, "cecs/report.html", {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+def edit(request, pk: int):
+    entry = get_object_or_404(CECEntry, pk=pk, user=request.user)
+    form = CECForm(request.POST or None, instance=entry)
+    if request.method == "POST" and form.is_valid():
+        today = clock.today_for(request.user)
+        try:
+            entry = cec_update(entry=CECEntry.objects.get(pk=pk), data=form.to_input(), today=today,
+                               cycles=reportable_cycles(user=request.user, today=today))
+        except CECError as exc:
+            form.add_error(exc.field, exc.message)
+        else:
+            messages.success(request, f"Updated “{entry.course_name}”.")
+            return redirect("dashboard")
+    return render(request, "cecs/report.html", {"form": form, "entry": entry})
+
+
+@require_http_methods(["GET", "POST"])
+def delete(request, pk: int):
+    entry = get_object_or_404(CECEntry, pk=pk, user=request.user)
+    if request.method == "POST":
+        today = clock.today_for(request.user)
+        try:
+            cec_delete(entry=entry, cycles=reportable_cycles(user=request.user, today=today))
+        except CECError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"Deleted “{entry.course_name}”.")
+        return redirect("dashboard")
+    return render(request, "cecs/delete.html", {"entry": entry})
