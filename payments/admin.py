@@ -10,7 +10,7 @@ from django.utils.html import format_html
 
 from acsm_portal.admin import ReadOnlyAdminMixin
 
-from .models import Order, OrderLine, Payment, PaymentLog, Refund, WebhookEvent
+from .models import Order, OrderLine, OrderLog, Payment, PaymentLog, Refund, WebhookEvent
 from .services import PaymentError, payment_refund
 
 
@@ -32,13 +32,20 @@ class PaymentInline(ReadOnlyAdminMixin, admin.TabularInline):
         return format_html('<a href="{}">#{}</a>', reverse("admin:payments_payment_change", args=[obj.pk]), obj.pk)
 
 
+class OrderLogInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = OrderLog
+    fields = ("at", "from_state", "to_state", "actor", "note")
+    readonly_fields = fields
+    extra = 0
+
+
 @admin.register(Order)
 class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("number", "user", "state", "total", "created_at", "paid_at")
     list_filter = ("state", "created_at")
     search_fields = ("number", "user__member_id", "user__email", "user__last_name")
     list_select_related = ("user",)
-    inlines = [OrderLineInline, PaymentInline]
+    inlines = [OrderLineInline, PaymentInline, OrderLogInline]
     show_full_result_count = False
 
     def has_view_permission(self, request, obj=None):

@@ -8,7 +8,8 @@ from acsm_portal import clock
 
 
 class Order(models.Model):
-    """What a person buys: renewals (and late fees), with names and prices copied at placement."""
+    """What a person buys: renewals (and late fees), with names and prices copied at placement.
+    State changes go through ``services.order_transition``."""
 
     class State(models.TextChoices):
         PENDING = "pending", "Pending payment"
@@ -120,6 +121,20 @@ class Payment(models.Model):
 
     def __str__(self):
         return f"Payment {self.pk} for {self.order.number} ({self.state})"
+
+
+class OrderLog(models.Model):
+    """Who moved an order from which state to which, when and why."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="log")
+    from_state = models.CharField(max_length=10)
+    to_state = models.CharField(max_length=10)
+    actor = models.CharField(max_length=100)
+    note = models.CharField(max_length=500, blank=True)
+    at = models.DateTimeField(default=clock.now, editable=False)
+
+    class Meta:
+        ordering = ["at", "id"]
 
 
 class PaymentLog(models.Model):

@@ -1,4 +1,4 @@
-"""Payment rules with no I/O: the state machine and money in cents."""
+"""Order and payment rules with no I/O: the two state machines and money in cents."""
 
 from decimal import Decimal
 
@@ -18,9 +18,25 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 OPEN_STATES = frozenset({CREATED, PROCESSING, REQUIRES_ACTION})
 
+# Orders: placed pending; paid once Stripe says so, or canceled when a changed cart replaces them; a paid order is
+# refunded when all of its payment is. A move to the state an order is already in is a no-op, not an error.
+ORDER_PENDING, ORDER_PAID, ORDER_CANCELED, ORDER_REFUNDED = "pending", "paid", "canceled", "refunded"
+ORDER_TRANSITIONS: dict[str, frozenset[str]] = {
+    ORDER_PENDING: frozenset({ORDER_PAID, ORDER_CANCELED}),
+    ORDER_PAID: frozenset({ORDER_REFUNDED}),
+    ORDER_CANCELED: frozenset(),
+    ORDER_REFUNDED: frozenset(),
+}
+
 
 def can_move(current: str, target: str) -> bool:
+    """Whether a payment in state ``current`` may move to ``target`` (both ``Payment.State`` values)."""
     return target in TRANSITIONS[current]
+
+
+def order_can_move(current: str, target: str) -> bool:
+    """Whether an order in state ``current`` may move to ``target`` (both ``Order.State`` values)."""
+    return target in ORDER_TRANSITIONS[current]
 
 
 def to_cents(amount: Decimal) -> int:
@@ -29,7 +45,3 @@ def to_cents(amount: Decimal) -> int:
     if cents != cents.to_integral_value():
         raise ValueError(f"{amount} is not a whole number of cents")
     return int(cents)
-
-
-def from_cents(cents: int) -> Decimal:
-    return (Decimal(cents) / 100).quantize(Decimal("0.01"))

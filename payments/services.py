@@ -1,9 +1,10 @@
 """State changes for orders and payments.
 
 The pending order exists before Stripe is called; Stripe is never called inside a
-database transaction; every Stripe call carries an idempotency key; a payment
-moves only through ``payment_transition``, which locks the row and treats a repeat
-as a no-op. Webhooks are the source of truth for "paid".
+database transaction; every Stripe call carries an idempotency key; an order moves
+only through ``order_transition`` and a payment only through ``payment_transition``,
+each of which locks the row, logs the move and treats a repeat as a no-op. Webhooks
+are the source of truth for "paid".
 """
 
 import logging
@@ -22,7 +23,7 @@ from certifications.models import Cycle
 from certifications.renewals import certification_renew
 
 from . import rules
-from .models import Order, OrderLine, Payment, PaymentLog, Refund
+from .models import Order, OrderLine, OrderLog, Payment, PaymentLog, Refund
 from .stripe_gateway import client as stripe_client
 
 log = logging.getLogger(__name__)
@@ -56,15 +57,48 @@ class ChargeOutcome:
 
 # ---------------------------------------------------------------- transitions
 
+def order_transition(*, order_id: int, to: str, actor: str, note: str = "", **fields) -> Order:
+    """Move order ``order_id`` to state ``to`` (an ``Order.State`` value) under a row lock, logging ``actor``
+    (who or what: ``"user:12"``, ``"staff:3"``, ``"stripe"``, ``"webhook"``) and ``note`` (why) in ``OrderLog``,
+    and setting the other ``fields`` (``paid_at=...``) in the same save.
+
+    A move to the state the order is already in is a no-op: nothing is logged and ``fields`` are not set.
+    Raises ``IllegalTransition`` for a move ``rules.ORDER_TRANSITIONS`` does not allow, and ``Order.DoesNotExist``.
+    Returns the order as saved.
+    """
+    if "state" in fields:
+        raise TypeError("order_transition takes the new state as `to`.")
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        if order.state == to:
+            return order
+        if not rules.order_can_move(order.state, to):
+            raise IllegalTransition(f"An order cannot go from {order.state} to {to}.")
+        OrderLog.objects.create(order=order, from_state=order.state, to_state=to, actor=actor[:100], note=note[:500])
+        order.state = to
+        for name, value in fields.items():
+            setattr(order, name, value)
+        order.save(update_fields=["state", *fields])
+        return order
+
+
 def payment_transition(*, payment_id: int, to: str, actor: str, note: str = "", **fields) -> Payment:
-    """Move a payment to ``to`` under a row lock. A repeat is a no-op; an illegal move raises."""
+    """Move payment ``payment_id`` to state ``to`` (a ``Payment.State`` value) under a row lock, logging ``actor``
+    and ``note`` in ``PaymentLog`` and setting the other ``fields`` (``failure_message=...``) in the same save.
+
+    A repeat is a no-op (nothing logged, ``fields`` not set). Raises ``IllegalTransition`` for a move
+    ``rules.TRANSITIONS`` does not allow, and ``Payment.DoesNotExist``. Returns the payment as saved.
+    """
+    if "state" in fields:
+        raise TypeError("payment_transition takes the new state as `to`.")
     with transaction.atomic():
         payment = Payment.objects.select_for_update().get(pk=payment_id)
         if payment.state == to:
             return payment
         if not rules.can_move(payment.state, to):
             raise IllegalTransition(f"A payment cannot go from {payment.state} to {to}.")
-        PaymentLog.objects.create(payment=payment, from_state=payment.state, to_state=to, actor=actor, note=note[:500])
+        PaymentLog.objects.create(payment=payment, from_state=payment.state, to_state=to, actor=actor[:100],
+                                  note=note[:500])
         payment.state = to
         payment.state_changed_by = actor[:100]
         for name, value in fields.items():
@@ -102,13 +136,15 @@ def order_place(*, user, billing: BillingInput, expected_total: Decimal, today: 
             have = sorted((x.certification_id, x.kind, x.unit_price) for x in order.lines.all())
             if have == wanted:
                 _set_billing(order, billing)
-                order.save()
+                order.save(update_fields=BILLING_FIELDS)
                 return order
             if order.payments.filter(state__in=rules.OPEN_STATES - {rules.CREATED}).exists():
                 raise PaymentError("A payment for your earlier order is still in progress; please wait a moment.")
-            order.payments.filter(state=rules.CREATED).update(state=rules.CANCELED, state_changed_by="replaced")
-            order.state, order.canceled_at = Order.State.CANCELED, clock.now()
-            order.save(update_fields=["state", "canceled_at"])
+            for payment_id in order.payments.filter(state=rules.CREATED).values_list("pk", flat=True):
+                payment_transition(payment_id=payment_id, to=rules.CANCELED, actor=f"user:{user.pk}",
+                                   note="Its order was replaced by a changed cart.")
+            order_transition(order_id=order.pk, to=Order.State.CANCELED, actor=f"user:{user.pk}",
+                             note="Replaced by a changed cart.", canceled_at=clock.now())
         cycles = dict(
             Cycle.objects.filter(certification_id__in=[x[0] for x in wanted], state=Cycle.State.OPEN)
             .values_list("certification_id", "id")
@@ -124,6 +160,10 @@ def order_place(*, user, billing: BillingInput, expected_total: Decimal, today: 
             for line in checked.lines
         ])
     return order
+
+
+BILLING_FIELDS = ["billing_name", "billing_line1", "billing_line2", "billing_city", "billing_state",
+                  "billing_postal_code", "billing_country"]
 
 
 def _set_billing(order: Order, billing: BillingInput) -> None:
@@ -237,7 +277,13 @@ def _fail_unless_settled(payment_id: int, message: str, actor: str, to: str = ru
 
 
 def payment_confirm(*, payment_id: int, amount_cents: int, actor: str) -> Payment:
-    """Stripe says the money arrived: mark the payment and order paid and renew, once."""
+    """Stripe says ``amount_cents`` arrived for payment ``payment_id``: mark the payment succeeded and its pending
+    order paid, renew each renewal line's cycle and queue the receipt, once. A second confirm returns the payment.
+
+    A charge Stripe reports for an order that is no longer pending (canceled when a changed cart replaced it) is
+    recorded on the payment and logged for staff to refund; the order stays as it is and nothing is renewed.
+    Raises ``PaymentError`` when the amount is not the payment's, or the order already has another success.
+    """
     with transaction.atomic():
         payment = Payment.objects.select_for_update().select_related("order").get(pk=payment_id)
         if payment.state in (rules.SUCCEEDED, rules.REFUNDED):
@@ -254,9 +300,11 @@ def payment_confirm(*, payment_id: int, amount_cents: int, actor: str) -> Paymen
                 payment_transition(payment_id=payment.pk, to=rules.SUCCEEDED, actor=actor)
         except IntegrityError:
             raise PaymentError(f"Order {order.number} is already paid.") from None
-        if order.state != Order.State.PAID:
-            order.state, order.paid_at = Order.State.PAID, clock.now()
-            order.save(update_fields=["state", "paid_at"])
+        if order.state not in (Order.State.PENDING, Order.State.PAID):
+            log.error("Order %s is %s but payment %s succeeded; refund it", order.number, order.state, payment.pk)
+        elif order.state == Order.State.PENDING:
+            order = order_transition(order_id=order.pk, to=Order.State.PAID, actor=actor,
+                                     note=f"Payment {payment.pk} succeeded.", paid_at=clock.now())
             for line in order.lines.filter(kind=OrderLine.Kind.RENEWAL):
                 certification_renew(cycle_id=line.cycle_id, order_line_id=line.pk)
             CartLine.objects.filter(
@@ -328,5 +376,5 @@ def payment_refund(*, payment_id: int, amount: Decimal, by, reason: str = "") ->
         payment = Payment.objects.select_for_update().get(pk=payment_id)
         if payment.refunded_amount == payment.amount:
             payment_transition(payment_id=payment.pk, to=rules.REFUNDED, actor=f"staff:{by.pk}", note=reason)
-            Order.objects.filter(pk=payment.order_id).update(state=Order.State.REFUNDED)
+            order_transition(order_id=payment.order_id, to=Order.State.REFUNDED, actor=f"staff:{by.pk}", note=reason)
     return refund

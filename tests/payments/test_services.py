@@ -1,18 +1,18 @@
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 import pytest
-from django.db import connections
+from django.db import DatabaseError, connections, transaction
 
 from acsm_portal import clock
 from cart.models import CartLine
 from certifications.models import Cycle
 from certifications.renewals import certification_renew
 from payments import rules
-from payments.models import Order, Payment, PaymentLog
+from payments.models import Order, OrderLog, Payment, PaymentLog
 from payments.services import (
-    IllegalTransition, PaymentError, order_place, payment_charge, payment_confirm, payment_refresh, payment_refund,
-    payment_start, payment_transition,
+    IllegalTransition, PaymentError, order_place, order_transition, payment_charge, payment_confirm, payment_refresh,
+    payment_refund, payment_start, payment_transition,
 )
 from payments.stripe_gateway import client as stripe_client
 from tests.dates import next_leap_year
@@ -42,11 +42,23 @@ class TestOrderPlace:
 
     def test_a_changed_cart_replaces_the_pending_order(self, user):
         first = placed_order(user, "CPT", total="60.00")
+        payment, _ = payment_start(order=first)
         cart_with(user, "EP")
+        moment = clock.now()
         second = order_place(user=user, billing=BILLING, expected_total=Decimal("130.00"), today=clock.today_for(user))
         first.refresh_from_db()
+        payment.refresh_from_db()
         assert first.state == Order.State.CANCELED
+        assert first.canceled_at >= moment
         assert second.total == Decimal("130.00")
+        assert (payment.state, payment.state_changed_by) == ("canceled", f"user:{user.pk}")
+        assert list(OrderLog.objects.filter(order=first).values_list("from_state", "to_state", "actor", "note")) == [
+            ("pending", "canceled", f"user:{user.pk}", "Replaced by a changed cart."),
+        ]
+        assert list(PaymentLog.objects.filter(payment=payment).values_list("from_state", "to_state", "note")) == [
+            ("created", "canceled", "Its order was replaced by a changed cart."),
+        ]
+        assert OrderLog.objects.filter(order=second).count() == 0
 
     def test_tampered_total_changes_nothing(self, user):
         cart_with(user, "CPT")
@@ -134,6 +146,29 @@ class TestCharge:
         payment.refresh_from_db()
         assert payment.state == rules.CREATED
 
+    def test_paying_logs_the_order_move_once(self, user):
+        order = placed_order(user, "CPT", total="60.00")
+        payment, _ = payment_start(order=order)
+        payment_charge(payment_id=payment.pk, user=user, payment_method=card())
+        payment_confirm(payment_id=payment.pk, amount_cents=6000, actor="webhook")  # a late webhook: a no-op
+        assert list(OrderLog.objects.filter(order=order).values_list("from_state", "to_state", "actor", "note")) == [
+            ("pending", "paid", "stripe", f"Payment {payment.pk} succeeded."),
+        ]
+
+    def test_a_charge_for_a_replaced_order_is_recorded_but_renews_nothing(self, user, caplog):
+        order = placed_order(user, "CPT", total="60.00")
+        payment, _ = payment_start(order=order)
+        payment_transition(payment_id=payment.pk, to=rules.PROCESSING, actor="test")
+        payment_transition(payment_id=payment.pk, to=rules.FAILED, actor="test")
+        order_transition(order_id=order.pk, to=Order.State.CANCELED, actor="test")
+        cycle = Cycle.objects.get(pk=order.lines.get().cycle_id)
+        payment_confirm(payment_id=payment.pk, amount_cents=6000, actor="webhook")
+        payment.refresh_from_db()
+        order.refresh_from_db()
+        cycle.refresh_from_db()
+        assert (payment.state, order.state, order.paid_at, cycle.state) == ("succeeded", "canceled", None, "open")
+        assert f"Order {order.number} is canceled but payment {payment.pk} succeeded; refund it" in caplog.text
+
     def test_amount_mismatch_is_not_paid(self, user):
         order = placed_order(user, "CPT", total="60.00")
         payment, _ = payment_start(order=order)
@@ -194,15 +229,77 @@ class TestStateMachine:
         payment_transition(payment_id=payment.pk, to="processing", actor="b")
         assert PaymentLog.objects.filter(payment=payment).count() == 1
 
+    def test_a_state_among_the_fields_is_refused(self, user):
+        order = placed_order(user, "CPT", total="60.00")
+        payment = Payment.objects.create(order=order, amount=order.total)
+        with pytest.raises(TypeError):
+            payment_transition(payment_id=payment.pk, to="processing", actor="a", state="succeeded")
+        with pytest.raises(TypeError):
+            order_transition(order_id=order.pk, to="canceled", actor="a", state="paid")
+        assert (Payment.objects.get(pk=payment.pk).state, Order.objects.get(pk=order.pk).state) == ("created",
+                                                                                                   "pending")
+
     @pytest.mark.parametrize(("amount", "cents"), [("60.00", 6000), ("0.01", 1), ("130.10", 13010),
                                                    ("99999999.99", 9999999999)])
     def test_cents(self, amount, cents):
         assert rules.to_cents(Decimal(amount)) == cents
-        assert rules.from_cents(cents) == Decimal(amount)
 
     def test_fraction_of_a_cent_refused(self):
         with pytest.raises(ValueError):
             rules.to_cents(Decimal("1.005"))
+
+
+@pytest.mark.django_db
+class TestOrderStateMachine:
+    @pytest.mark.parametrize(("start", "target"), [
+        (a, b) for a in rules.ORDER_TRANSITIONS for b in rules.ORDER_TRANSITIONS if a != b
+    ])
+    def test_every_move(self, user, start, target):
+        order = placed_order(user, "CPT", total="60.00")
+        Order.objects.filter(pk=order.pk).update(state=start)  # test set-up: the order as it stands
+        if (start, target) in {("pending", "paid"), ("pending", "canceled"), ("paid", "refunded")}:
+            moved = order_transition(order_id=order.pk, to=target, actor="staff:7", note="why")
+            assert moved.state == target
+            assert Order.objects.get(pk=order.pk).state == target
+            assert list(OrderLog.objects.filter(order=order).values_list("from_state", "to_state", "actor",
+                                                                         "note")) == [(start, target, "staff:7", "why")]
+        else:
+            with pytest.raises(IllegalTransition, match=f"An order cannot go from {start} to {target}."):
+                order_transition(order_id=order.pk, to=target, actor="test")
+            assert Order.objects.get(pk=order.pk).state == start
+            assert OrderLog.objects.filter(order=order).count() == 0
+
+    def test_fields_are_saved_with_the_move_and_a_repeat_is_a_no_op(self, user):
+        order = placed_order(user, "CPT", total="60.00")
+        first, second = clock.now(), clock.now() + timedelta(minutes=1)
+        order_transition(order_id=order.pk, to=Order.State.PAID, actor="a", paid_at=first)
+        again = order_transition(order_id=order.pk, to=Order.State.PAID, actor="b", paid_at=second)
+        assert again.paid_at == first
+        assert Order.objects.get(pk=order.pk).paid_at == first
+        assert list(OrderLog.objects.filter(order=order).values_list("actor", flat=True)) == ["a"]
+
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_order_transition_holds_the_row_lock_until_its_transaction_ends(user):
+    order = placed_order(user, "CPT", total="60.00")
+
+    def try_lock(_):
+        try:
+            with transaction.atomic():
+                Order.objects.select_for_update(nowait=True).get(pk=order.pk)
+            return "locked it"
+        except DatabaseError:
+            return "busy"
+        finally:
+            connections.close_all()
+
+    with transaction.atomic():
+        order_transition(order_id=order.pk, to=Order.State.CANCELED, actor="first")
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            assert list(pool.map(try_lock, [1])) == ["busy"]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        assert list(pool.map(try_lock, [1])) == ["locked it"]
 
 
 @pytest.mark.django_db
@@ -225,6 +322,10 @@ class TestRefunds:
         payment.refresh_from_db()
         assert (payment.state, payment.refunded_amount) == ("refunded", Decimal("130.00"))
         assert Order.objects.get(pk=payment.order_id).state == Order.State.REFUNDED
+        assert list(OrderLog.objects.filter(order_id=payment.order_id).values_list("from_state", "to_state",
+                                                                                   "actor")) == [
+            ("pending", "paid", "stripe"), ("paid", "refunded", f"staff:{staff.pk}"),
+        ]
         with pytest.raises(PaymentError, match="Only a succeeded payment can be refunded"):
             payment_refund(payment_id=payment.pk, amount=Decimal("1.00"), by=staff)
         refunds = stripe_client().v1.refunds.list(params={"limit": 100}).data
