@@ -180,7 +180,13 @@ def _set_billing(order: Order, billing: BillingInput) -> None:
 
 def payment_start(*, order: Order) -> tuple[Payment, str]:
     """The open payment attempt for ``order`` (made if needed) and a SetupIntent client secret
-    with which the page collects the card. Returns no secret when a payment is already under way."""
+    with which the page collects the card. Returns no secret when a payment is already under way.
+
+    The SetupIntent's idempotency key comes from the payment: ``seti-<payment id>`` for its first one, and
+    ``seti-<payment id>-after-<previous SetupIntent id>`` when the page starts again (a reload, a second tab), so
+    a repeated request gets the same SetupIntent from Stripe and a fresh start never replays one already used.
+    Raises ``PaymentError`` when the order no longer awaits payment.
+    """
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order.pk)
         if order.state != Order.State.PENDING:
@@ -192,10 +198,16 @@ def payment_start(*, order: Order) -> tuple[Payment, str]:
         return payment, ""
     setup = stripe_client().v1.setup_intents.create(
         params={"usage": "on_session", "metadata": {"order": order.number, "payment": str(payment.pk)}},
-        options={"idempotency_key": f"seti-{payment.pk}-{secrets.token_hex(8)}"},
+        options={"idempotency_key": _setup_intent_key(payment)},
     )
     Payment.objects.filter(pk=payment.pk).update(stripe_setup_intent=setup.id)
     return payment, setup.client_secret
+
+
+def _setup_intent_key(payment: Payment) -> str:
+    if not payment.stripe_setup_intent:
+        return f"seti-{payment.pk}"
+    return f"seti-{payment.pk}-after-{payment.stripe_setup_intent}"
 
 
 def payment_charge(*, payment_id: int, user, payment_method: str) -> ChargeOutcome:

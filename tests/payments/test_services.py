@@ -98,6 +98,27 @@ class TestCharge:
         assert list(PaymentLog.objects.filter(payment=payment).values_list("from_state", "to_state")) == [
             ("created", "processing"), ("processing", "succeeded")]
 
+    def test_the_setup_intent_key_comes_from_the_payment(self, user, monkeypatch):
+        from stripe._setup_intent_service import SetupIntentService
+
+        keys = []
+        create = SetupIntentService.create
+
+        def spy(service, params=None, options=None):
+            keys.append(options["idempotency_key"])
+            return create(service, params, options)
+
+        monkeypatch.setattr(SetupIntentService, "create", spy)
+        order = placed_order(user, "CPT", total="60.00")
+        payment, first_secret = payment_start(order=order)
+        first = Payment.objects.get(pk=payment.pk).stripe_setup_intent
+        again, second_secret = payment_start(order=order)  # the page started again (a reload)
+        second = Payment.objects.get(pk=payment.pk).stripe_setup_intent
+        assert again.pk == payment.pk
+        assert keys == [f"seti-{payment.pk}", f"seti-{payment.pk}-after-{first}"]
+        assert first.startswith("seti_") and second.startswith("seti_") and first != second
+        assert (first_secret.split("_secret_")[0], second_secret.split("_secret_")[0]) == (first, second)
+
     def test_decline_keeps_order_and_cart_then_a_good_card_pays(self, user):
         order = placed_order(user, "CPT", total="60.00")
         payment, _ = payment_start(order=order)
