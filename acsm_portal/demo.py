@@ -9,11 +9,19 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from django.core.files.storage import default_storage
 from django.db import transaction
+from PIL import Image, ImageDraw
 
+from accounts.models import BillingAddress, User
 from acsm_portal import clock
-
-from .models import BillingAddress, User
+from cecs.models import CECEntry, YearlyCap
+from cecs.reference import yearly_caps_ensure
+from cecs.rules import to_cecs
+from certifications.cpr.services import CardDetails, cpr_upload_add_file, cpr_upload_approve, cpr_upload_submit
+from certifications.models import Certificate, Certification, CertificationType, CprUploadFile, Cycle
+from certifications.reference import certification_types_ensure
+from payments.models import Order, Payment
 
 DEMO_CERTIFICANT = {"email": "casey@example.com", "password": "recert-demo-2025"}
 DEMO_WEST = {"email": "riley@example.com", "password": "recert-demo-2025"}
@@ -69,10 +77,6 @@ def demo_seed() -> list[str]:
 
     Returns one line per person for the command to print.
     """
-    from certifications.models import CertificationType
-    from certifications.reference import certification_types_ensure
-    from cecs.models import YearlyCap
-    from cecs.reference import yearly_caps_ensure
 
     certification_types_ensure(CertificationType)
     yearly_caps_ensure(YearlyCap)
@@ -124,13 +128,6 @@ def _certifications(user: User, codes: tuple[str, ...], cycle: tuple[date, date]
     days. A demo person whose open cycles are not ``cycle`` (seeded on another day) is rebuilt with their
     unpaid orders and stored files, unless they have paid for something, which is kept as it is. Returns
     whether anything was (re)built."""
-    from django.core.files.storage import default_storage
-
-    from cecs.models import CECEntry
-    from cecs.rules import to_cecs
-    from certifications.models import Certificate, Certification, CertificationType, CprUploadFile, Cycle
-    from payments.models import Order, Payment
-
     start, end = cycle
     wanted = {(code, start, end) for code in codes}
     have = set(Cycle.objects.filter(certification__user=user, state=Cycle.State.OPEN)
@@ -172,9 +169,6 @@ def _certifications(user: User, codes: tuple[str, ...], cycle: tuple[date, date]
 def _approved_card(user: User, reviewer: User, *, today: date) -> None:
     """A CPR/AED card for each of ``user``'s certifications, uploaded, submitted and approved through the same
     services as the site and the admin, valid for two more years."""
-    from certifications.models import Certification
-    from certifications.cpr.services import CardDetails, cpr_upload_add_file, cpr_upload_approve, cpr_upload_submit
-
     for certification in Certification.objects.filter(user=user).select_related("certification_type"):
         cpr_upload_add_file(certification=certification, user=user, name="cpr-card-front.png", data=_card_png(user))
         upload = cpr_upload_submit(
@@ -187,8 +181,6 @@ def _approved_card(user: User, reviewer: User, *, today: date) -> None:
 
 def _card_png(user: User) -> bytes:
     """A small picture of a wallet card, as a phone camera would send it."""
-    from PIL import Image, ImageDraw
-
     image = Image.new("RGB", (640, 400), "#f4f1ea")
     draw = ImageDraw.Draw(image)
     draw.rectangle((0, 0, 640, 70), fill="#b3261e")

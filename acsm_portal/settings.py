@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "axes",
+    "acsm_portal",  # the project's own commands (seed_demo) and the pages that compose the apps
     "accounts",
     "cecs",
     "certifications",

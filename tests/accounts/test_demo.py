@@ -7,7 +7,7 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from accounts.demo import DEMO_CERTIFICANT, DEMO_WEST, demo_seed
+from acsm_portal.demo import DEMO_CERTIFICANT, DEMO_WEST, demo_seed
 from acsm_portal import clock
 from cecs.models import CECEntry
 from certifications.rules import format_date

@@ -1,7 +1,7 @@
 import pytest
 from django.core.management import CommandError, call_command
 
-from accounts.demo import DEMO_CERTIFICANT, DEMO_STAFF
+from acsm_portal.demo import DEMO_CERTIFICANT, DEMO_STAFF
 from accounts.models import User
 from accounts.services import AccountError, certificants_import
 

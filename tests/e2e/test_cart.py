@@ -3,7 +3,7 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import Page, expect
 
-from accounts.demo import DEMO_CERTIFICANT, demo_seed
+from acsm_portal.demo import DEMO_CERTIFICANT, demo_seed
 from accounts.models import User
 from acsm_portal import clock
 from certifications.models import CprUpload

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import Page, expect
 
-from accounts.demo import DEMO_CERTIFICANT, demo_seed
+from acsm_portal.demo import DEMO_CERTIFICANT, demo_seed
 from acsm_portal import clock
 
 SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"  # pytest-playwright empties test-results/

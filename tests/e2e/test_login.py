@@ -2,7 +2,7 @@ import pytest
 from django.core.management import call_command
 from playwright.sync_api import Page, expect
 
-from accounts.demo import DEMO_CERTIFICANT
+from acsm_portal.demo import DEMO_CERTIFICANT
 
 
 @pytest.mark.e2e

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from accounts.demo import DEMO_CERTIFICANT, DEMO_WEST, demo_seed
+from acsm_portal.demo import DEMO_CERTIFICANT, DEMO_WEST, demo_seed
 from acsm_portal import clock
 from certifications.models import Certificate
 from payments.models import Order

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from accounts.demo import demo_seed
+from acsm_portal.demo import demo_seed
 
 
 class Command(BaseCommand):
