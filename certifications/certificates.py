@@ -1,10 +1,11 @@
 """Certificates: issue one when a cycle is renewed, render it as a PDF once."""
 
+import logging
 import secrets
 from datetime import date
 
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 
 from acsm_portal import clock
@@ -12,25 +13,46 @@ from acsm_portal.pdf import pdf_from_html
 
 from .models import Certificate, Cycle, certificate_file_name
 
+log = logging.getLogger(__name__)
+
+
+NUMBER_ATTEMPTS = 5
+
 
 def certificate_issue(*, cycle: Cycle, today: date) -> Certificate:
-    """The certificate for ``cycle`` (the cycle a renewal opened). Issuing twice returns the first one."""
+    """The certificate for ``cycle`` (the cycle a renewal opened), issued on ``today`` and numbered at random,
+    drawn again (up to ``NUMBER_ATTEMPTS`` times) when the number is taken; its PDF is queued after commit.
+    Issuing twice returns the first one. Raises ``IntegrityError`` when every draw was taken."""
     existing = Certificate.objects.filter(cycle=cycle).first()
     if existing:
         return existing
     certification = cycle.certification
     ctype = certification.certification_type
-    certificate = Certificate.objects.create(
+    certificate = Certificate(
         certification=certification,
         cycle=cycle,
-        number=f"{ctype.code}-{cycle.start:%Y}-{secrets.randbelow(900_000) + 100_000}",
         holder_name=certification.user.get_full_name(),
         certification_name=ctype.name,
         issued_on=today,
         valid_through=cycle.end,
     )
+    for attempt in range(NUMBER_ATTEMPTS):
+        certificate.number = _new_certificate_number(cycle)
+        try:
+            with transaction.atomic():
+                certificate.save(force_insert=True)
+            break
+        except IntegrityError:
+            if attempt == NUMBER_ATTEMPTS - 1 or not Certificate.objects.filter(number=certificate.number).exists():
+                raise
+            log.warning("Certificate number %s was taken; drawing another", certificate.number)
     transaction.on_commit(lambda: _queue_render(certificate.pk))
     return certificate
+
+
+def _new_certificate_number(cycle: Cycle) -> str:
+    """The type's code, the year the cycle starts and six random digits: "EP-2027-483920"."""
+    return f"{cycle.certification.certification_type.code}-{cycle.start:%Y}-{secrets.randbelow(900_000) + 100_000}"
 
 
 def _queue_render(certificate_id: int) -> None:

@@ -109,9 +109,28 @@ def payment_transition(*, payment_id: int, to: str, actor: str, note: str = "", 
 
 # ---------------------------------------------------------------- placing
 
+NUMBER_ATTEMPTS = 5
+
+
 def _new_order_number(*, user) -> str:
     """R + the two-digit year of the person's own date + six random hex digits: "R27-3FA9C1"."""
     return f"R{clock.today_for(user):%y}-{secrets.token_hex(3).upper()}"
+
+
+def _save_with_new_number(order: Order) -> None:
+    """Insert ``order`` under a new random number, drawing again (up to ``NUMBER_ATTEMPTS`` times, each in its own
+    savepoint) when the number is taken. Raises ``IntegrityError`` for any other refusal, or when every draw
+    was taken."""
+    for attempt in range(NUMBER_ATTEMPTS):
+        order.number = _new_order_number(user=order.user)
+        try:
+            with transaction.atomic():
+                order.save(force_insert=True)
+            return
+        except IntegrityError:
+            if attempt == NUMBER_ATTEMPTS - 1 or not Order.objects.filter(number=order.number).exists():
+                raise
+            log.warning("Order number %s was taken; drawing another", order.number)
 
 
 def order_place(*, user, billing: BillingInput, expected_total: Decimal, today: date) -> Order:
@@ -149,10 +168,9 @@ def order_place(*, user, billing: BillingInput, expected_total: Decimal, today: 
             Cycle.objects.filter(certification_id__in=[x[0] for x in wanted], state=Cycle.State.OPEN)
             .values_list("certification_id", "id")
         )
-        order = Order(user=user, total=checked.total, number=_new_order_number(user=user),
-                      time_zone=clock.zone_for(user).key)
+        order = Order(user=user, total=checked.total, time_zone=clock.zone_for(user).key)
         _set_billing(order, billing)
-        order.save()
+        _save_with_new_number(order)
         OrderLine.objects.bulk_create([
             OrderLine(order=order, kind=line.kind, certification_id=line.certification_id,
                       cycle_id=cycles[line.certification_id], description=line.description,

@@ -3,11 +3,12 @@ import subprocess
 from datetime import date
 
 import pytest
+from django.db import IntegrityError
 from django.urls import reverse
 from pypdf import PdfReader
 
 from certifications.certificates import certificate_render
-from certifications.models import Certificate
+from certifications.models import Certificate, Cycle
 from certifications.renewals import certification_renew
 from tests.factories import UserFactory, certification_with_cycle
 
@@ -39,6 +40,26 @@ class TestCertificate:
                                                                      "Certified Exercise Physiologist")
         certification_renew(cycle_id=renewed.certification.cycles.get(state="renewed").pk)
         assert Certificate.objects.count() == 1
+
+    def test_a_taken_number_is_drawn_again(self, user, other_user, today, monkeypatch):
+        draws = iter([383920, 383920, 17])  # 483920 twice, then 100017
+        monkeypatch.setattr("certifications.certificates.secrets.randbelow", lambda n: next(draws))
+        span = (date(today.year - 2, 1, 1), date(today.year, 12, 31))
+        first = certification_renew(cycle_id=certification_with_cycle(other_user, "EP", *span).cycles.get().pk)
+        second = certification_renew(cycle_id=certification_with_cycle(user, "EP", *span).cycles.get().pk)
+        assert (first.certificate.number, second.certificate.number) == (f"EP-{today.year + 1}-483920",
+                                                                         f"EP-{today.year + 1}-100017")
+        assert second.certificate.certification.user == user
+
+    def test_when_every_draw_is_taken_nothing_is_issued(self, user, other_user, today, monkeypatch):
+        monkeypatch.setattr("certifications.certificates.secrets.randbelow", lambda n: 383920)
+        span = (date(today.year - 2, 1, 1), date(today.year, 12, 31))
+        certification_renew(cycle_id=certification_with_cycle(other_user, "EP", *span).cycles.get().pk)
+        cycle = certification_with_cycle(user, "EP", *span).cycles.get()
+        with pytest.raises(IntegrityError):
+            certification_renew(cycle_id=cycle.pk)
+        assert Certificate.objects.filter(certification__user=user).count() == 0
+        assert Cycle.objects.get(pk=cycle.pk).state == Cycle.State.OPEN
 
     def test_pdf_text_and_landscape_letter(self, renewed, today, tmp_path):
         rendered = certificate_render(certificate_id=renewed.pk)

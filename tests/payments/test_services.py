@@ -2,7 +2,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from decimal import Decimal
 import pytest
-from django.db import DatabaseError, connections, transaction
+from django.db import DatabaseError, IntegrityError, connections, transaction
 
 from acsm_portal import clock
 from cart.models import CartLine
@@ -59,6 +59,23 @@ class TestOrderPlace:
             ("created", "canceled", "Its order was replaced by a changed cart."),
         ]
         assert OrderLog.objects.filter(order=second).count() == 0
+
+    def test_a_taken_order_number_is_drawn_again(self, user, other_user, monkeypatch):
+        draws = iter(["a1b2c3", "a1b2c3", "d4e5f6"])
+        monkeypatch.setattr("payments.services.secrets.token_hex", lambda n: next(draws))
+        first = placed_order(other_user, "CPT", total="60.00")
+        second = placed_order(user, "CPT", total="60.00")
+        year = f"{clock.today_for(user):%y}"
+        assert (first.number, second.number) == (f"R{year}-A1B2C3", f"R{year}-D4E5F6")
+        assert Order.objects.get(pk=second.pk).lines.count() == 1
+
+    def test_when_every_draw_is_taken_nothing_is_placed(self, user, other_user, monkeypatch):
+        monkeypatch.setattr("payments.services.secrets.token_hex", lambda n: "a1b2c3")
+        placed_order(other_user, "CPT", total="60.00")
+        cart_with(user, "CPT")
+        with pytest.raises(IntegrityError), transaction.atomic():
+            order_place(user=user, billing=BILLING, expected_total=Decimal("60.00"), today=clock.today_for(user))
+        assert Order.objects.filter(user=user).count() == 0
 
     def test_tampered_total_changes_nothing(self, user):
         cart_with(user, "CPT")
