@@ -11,9 +11,10 @@ from .certificates import certificate_issue
 from .models import Cycle
 
 
-def certification_renew(*, cycle_id: int, order_line_id: int | None = None) -> Cycle:
-    """Close ``cycle_id`` as renewed, open the next one and issue its certificate. Renewing the same cycle twice is a no-op:
-    the cycle already moved on, and its successor is returned."""
+def certification_renew(*, cycle_id: int) -> Cycle:
+    """Close ``cycle_id`` as renewed, open the next one and issue its certificate; returns the cycle it opened.
+    Renewing the same cycle twice is a no-op: the cycle already moved on, and its successor is returned.
+    Raises ``Cycle.DoesNotExist``."""
     with transaction.atomic():
         cycle = (Cycle.objects.select_for_update(of=("self",))
                  .select_related("certification__certification_type", "certification__user").get(pk=cycle_id))

@@ -16,7 +16,7 @@ from .services import PaymentError, payment_refund
 
 class OrderLineInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = OrderLine
-    fields = ("description", "quantity", "unit_price", "total_price", "certification", "cycle")
+    fields = ("description", "quantity", "unit_price", "total_price", "certification", "cycle", "renewed_cycle")
     readonly_fields = fields
     extra = 0
 

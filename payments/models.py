@@ -64,6 +64,10 @@ class OrderLine(models.Model):
     certification = models.ForeignKey("certifications.Certification", on_delete=models.PROTECT, related_name="+")
     cycle = models.ForeignKey("certifications.Cycle", on_delete=models.PROTECT, related_name="+",
                               help_text="The cycle this renewal closes.")
+    renewed_cycle = models.ForeignKey(
+        "certifications.Cycle", on_delete=models.PROTECT, related_name="+", null=True, blank=True,
+        help_text="The cycle this renewal opened, once the order was paid.",
+    )
     description = models.CharField(max_length=200)
     unit_price = models.DecimalField(max_digits=10, decimal_places=2)
     quantity = models.PositiveSmallIntegerField(default=1)

@@ -336,7 +336,8 @@ def payment_confirm(*, payment_id: int, amount_cents: int, actor: str) -> Paymen
             order = order_transition(order_id=order.pk, to=Order.State.PAID, actor=actor,
                                      note=f"Payment {payment.pk} succeeded.", paid_at=clock.now())
             for line in order.lines.filter(kind=OrderLine.Kind.RENEWAL):
-                certification_renew(cycle_id=line.cycle_id, order_line_id=line.pk)
+                line.renewed_cycle = certification_renew(cycle_id=line.cycle_id)
+                line.save(update_fields=["renewed_cycle"])
             CartLine.objects.filter(
                 cart__user=order.user, certification_id__in=order.lines.values("certification_id")
             ).delete()

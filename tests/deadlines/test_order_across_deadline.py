@@ -69,5 +69,8 @@ def test_an_order_placed_before_midnight_and_confirmed_after_keeps_its_prices(de
         assert paid_cycle.state == Cycle.State.RENEWED
         opened = certification.cycles.get(state=Cycle.State.OPEN)
         assert (opened.start, opened.end) == (date(YEAR + 1, 1, 1), date(YEAR + 3, 12, 31))
+        late_fee = [("late_fee", paid_cycle.pk, None)] if deadline == "grace-end" else []
+        assert [(x.kind, x.cycle_id, x.renewed_cycle_id) for x in order.lines.order_by("id")] == [
+            ("renewal", paid_cycle.pk, opened.pk), *late_fee]
         certificate = Certificate.objects.get(cycle=opened)
         assert (certificate.issued_on, certificate.valid_through) == (after, date(YEAR + 3, 12, 31))

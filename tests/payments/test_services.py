@@ -111,6 +111,8 @@ class TestCharge:
             new = cert.cycles.get(state=Cycle.State.OPEN)
             assert (new.start, new.end) == (date(today.year + 2, 1, 1), date(today.year + 4, 12, 31))
             assert old.end == date(today.year + 1, 12, 31)
+            line = order.lines.get(certification=cert)
+            assert (line.cycle_id, line.renewed_cycle_id) == (old.pk, new.pk)
         assert CartLine.objects.filter(cart__user=user).count() == 0
         assert list(PaymentLog.objects.filter(payment=payment).values_list("from_state", "to_state")) == [
             ("created", "processing"), ("processing", "succeeded")]
