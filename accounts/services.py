@@ -14,6 +14,7 @@ from django.utils.http import urlsafe_base64_encode
 
 from acsm_portal import clock
 from acsm_portal.clock import canonical_zone
+from acsm_portal.errors import ServiceError
 
 from .models import MEMBER_ID_VALIDATOR, BillingAddress, User
 
@@ -21,7 +22,7 @@ from .models import MEMBER_ID_VALIDATOR, BillingAddress, User
 log = logging.getLogger(__name__)
 
 
-class AccountError(Exception):
+class AccountError(ServiceError):
     """A refused account action, with a message fit for the person."""
 
 

@@ -7,13 +7,14 @@ from decimal import Decimal
 from django.db import transaction
 
 from acsm_portal import clock
+from acsm_portal.errors import ServiceError
 from certifications.models import Certification
 from certifications.selectors import tiles_for
 
 from .models import Cart, CartLine
 
 
-class CartError(Exception):
+class CartError(ServiceError):
     """A refused cart change, with a message fit for the person."""
 
 

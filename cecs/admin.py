@@ -1,6 +1,9 @@
 from django.contrib import admin
 
+from acsm_portal import clock
+
 from .models import CECEntry, YearlyCap
+from .services import cec_save_by_staff
 
 
 @admin.register(YearlyCap)
@@ -19,8 +22,15 @@ class CECEntryAdmin(admin.ModelAdmin):
     list_select_related = ("user",)
     autocomplete_fields = ("user",)
     date_hierarchy = "date_earned"
-    readonly_fields = ("created_at", "updated_at")
+    fields = ("user", "date_earned", "units", "credit_type", "course_name", "provider", "format", "cecs", "source",
+              "date_reported", "created_at", "updated_at")
+    readonly_fields = ("cecs", "source", "date_reported", "created_at", "updated_at")
     show_full_result_count = False
+
+    def save_model(self, request, obj, form, change):
+        """Through the service: staff-added credits are staff-sourced (see ``cec_save_by_staff``); the model's
+        constraints have already refused units of 0 or less in the form."""
+        cec_save_by_staff(entry=obj, adding=not change, today=clock.today())
 
     @admin.display(description="Member ID", ordering="user__member_id")
     def member_id(self, obj):

@@ -7,14 +7,14 @@ from decimal import Decimal
 from django.db import transaction
 
 from acsm_portal import clock
-from acsm_portal.errors import FieldError
+from acsm_portal.errors import ServiceError
 from acsm_portal.formats import format_date, format_range
 
 from . import rules
 from .models import CECEntry, CreditFormat, CreditType
 
 
-class CECError(FieldError):
+class CECError(ServiceError):
     """A refused CEC change."""
 
 
@@ -119,3 +119,20 @@ def cec_delete(*, entry: CECEntry, cycles: Cycles) -> None:
     """Delete a self-reported credit of a cycle still open for reporting. Raises ``CECError``."""
     _editable(entry=entry, cycles=cycles)
     CECEntry.objects.filter(pk=entry.pk).delete()
+
+
+def cec_save_by_staff(*, entry: CECEntry, adding: bool, today: date) -> CECEntry:
+    """Save a credit staff added or corrected in the admin. A credit staff add is ``staff``-sourced, reported on
+    ``today`` (the portal's date), and the certificant can neither change nor delete it; its CECs are converted
+    from its units (``rules.to_cecs``) either way. Raises ``CECError`` for units that make no CECs."""
+    if entry.units is None or entry.units <= 0:
+        raise CECError("Credits earned must be more than 0.", field="units")
+    entry.cecs = rules.to_cecs(entry.units, entry.credit_type)
+    if entry.cecs <= 0:
+        raise CECError("These units make less than 0.01 CECs.", field="units")
+    if adding:
+        entry.source = CECEntry.Source.STAFF
+        entry.date_reported = today
+    with transaction.atomic():
+        entry.save()
+    return entry

@@ -11,7 +11,7 @@ from cart.models import CartLine
 from cecs import rules as cec_rules
 from cecs.models import CECEntry, CreditFormat, CreditType
 from certifications import rules
-from certifications.selectors import Tile, earliest_start, standing, tile_cycles
+from certifications.selectors import Tile, cap_rules, earliest_start, standing, tile_cycles
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class Dashboard:
     tiles: list[Tile]
     rows: list[LedgerRow]
     open_cycles: list[tuple[date, date]]
+    caps_note: str = ""
 
     @property
     def renewals_in_cart(self) -> int:
@@ -74,4 +75,20 @@ def dashboard_for(*, user, today: date) -> Dashboard:
             edit_url=edit_url.replace("/0/", f"/{e.pk}/") if editable else "",
             delete_url=delete_url.replace("/0/", f"/{e.pk}/") if editable else "",
         ))
-    return Dashboard(tiles=found.tiles, rows=rows, open_cycles=[(c.start, c.end) for c in cycles])
+    return Dashboard(tiles=found.tiles, rows=rows, open_cycles=[(c.start, c.end) for c in cycles],
+                     caps_note=caps_note(cap_rules()))
+
+
+def caps_note(caps: dict) -> str:
+    """The yearly caps as the Active CECs box states them, from the cap table (``{"teaching": Decimal("5"), …}``),
+    in the order of the formats: "A maximum of 5 credits with the format of Teaching, 8 credits for Volunteering,
+    and 5 for CPR/AED/First Aid will apply to your total credits above each year." Empty without caps."""
+    capped = [(label, caps[value]) for value, label in CreditFormat.choices if value in caps]
+    if not capped:
+        return ""
+    parts = [f"{cec_rules.format_cecs(n)} credits {'with the format of' if i == 0 else 'for'} {label}"
+             for i, (label, n) in enumerate(capped)]
+    if len(parts) > 1:
+        label, n = capped[-1]
+        parts[-1] = f"and {cec_rules.format_cecs(n)} for {label}"
+    return f"A maximum of {', '.join(parts)} will apply to your total credits above each year."

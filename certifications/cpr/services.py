@@ -18,7 +18,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
 from acsm_portal import clock, uploads
-from acsm_portal.errors import FieldError
+from acsm_portal.errors import ServiceError
 
 from ..models import Certification, CprUpload, CprUploadFile, Cycle
 
@@ -33,7 +33,7 @@ TRANSITIONS: dict[str, set[str]] = {
 }
 
 
-class CprError(FieldError):
+class CprError(ServiceError):
     """A refused CPR card action."""
 
 
