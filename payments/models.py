@@ -37,6 +37,10 @@ class Order(models.Model):
     created_at = models.DateTimeField(default=clock.now, editable=False)
     paid_at = models.DateTimeField(null=True, blank=True)
     canceled_at = models.DateTimeField(null=True, blank=True)
+    receipt_claimed_at = models.DateTimeField(
+        null=True, blank=True, editable=False,
+        help_text="When a worker took on the receipt email; another leaves it alone for a while, then takes it over.",
+    )
     receipt_emailed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

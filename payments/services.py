@@ -10,11 +10,14 @@ are the source of truth for "paid".
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import stripe
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
 
 from acsm_portal import clock
 from cart.models import Cart, CartLine
@@ -24,7 +27,9 @@ from certifications.renewals import certification_renew
 
 from . import rules
 from .models import Order, OrderLine, OrderLog, Payment, PaymentLog, Refund
+from .pdf import receipt_pdf
 from .stripe_gateway import client as stripe_client
+from .tasks import order_receipt_email
 
 log = logging.getLogger(__name__)
 
@@ -341,14 +346,57 @@ def payment_confirm(*, payment_id: int, amount_cents: int, actor: str) -> Paymen
             CartLine.objects.filter(
                 cart__user=order.user, certification_id__in=order.lines.values("certification_id")
             ).delete()
-            transaction.on_commit(lambda: _after_paid(order.pk))
+            transaction.on_commit(lambda: order_receipt_email.delay(order.pk))
         return Payment.objects.get(pk=payment.pk)
 
 
-def _after_paid(order_id: int) -> None:
-    from .tasks import order_receipt_email
+# ---------------------------------------------------------------- the receipt email
 
-    order_receipt_email.delay(order_id)
+# How long a worker's claim on a receipt keeps others away: past it, the worker is taken for lost.
+RECEIPT_CLAIM = timedelta(minutes=10)
+
+
+def order_receipt_send(*, order_id: int) -> str:
+    """Email the receipt of paid order ``order_id`` (text and HTML, the PDF attached) to its holder, once.
+
+    The order is claimed in a short transaction (``receipt_claimed_at``); the email is rendered and sent with no
+    row lock held; then ``receipt_emailed_at`` is set. Returns what happened: ``"sent"``, ``"not paid"``,
+    ``"already sent"``, or ``"claimed"`` when another worker took it on less than ``RECEIPT_CLAIM`` ago. When
+    sending fails the claim is let go and the error (``OSError``, ``SMTPException``) raised, so a retry or the
+    sweeper (``lost_jobs_requeue``) sends it. Raises ``Order.DoesNotExist``.
+    """
+    claimed_at = clock.now()
+    with transaction.atomic():
+        order = Order.objects.select_for_update().select_related("user").get(pk=order_id)
+        if order.state != Order.State.PAID:
+            return "not paid"
+        if order.receipt_emailed_at is not None:
+            return "already sent"
+        if order.receipt_claimed_at is not None and claimed_at - order.receipt_claimed_at < RECEIPT_CLAIM:
+            return "claimed"
+        order.receipt_claimed_at = claimed_at
+        order.save(update_fields=["receipt_claimed_at"])
+    try:
+        _receipt_message(order).send()
+    except Exception:
+        Order.objects.filter(pk=order_id, receipt_claimed_at=claimed_at).update(receipt_claimed_at=None)
+        raise
+    Order.objects.filter(pk=order_id).update(receipt_emailed_at=clock.now())
+    return "sent"
+
+
+def _receipt_message(order: Order) -> EmailMultiAlternatives:
+    context = {"order": order, "lines": list(order.lines.all()),
+               "payment": order.payments.filter(state=rules.SUCCEEDED).first(),
+               "base_url": settings.PORTAL_BASE_URL, "paid_at": clock.moment_text(order.paid_at, order)}
+    message = EmailMultiAlternatives(
+        subject=f"Your MyACSM receipt {order.number}",
+        body=render_to_string("emails/receipt.txt", context),
+        to=[order.user.email],
+    )
+    message.attach_alternative(render_to_string("emails/receipt.html", context), "text/html")
+    message.attach(f"receipt-{order.number}.pdf", receipt_pdf(order=order), "application/pdf")
+    return message
 
 
 def _outcome(payment: Payment) -> ChargeOutcome:

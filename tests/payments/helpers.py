@@ -66,3 +66,17 @@ def authenticate_3ds(client_secret: str, success: bool = True) -> str:
     url = f"{settings.STRIPE_API_BASE}/v1/payment_intents/{intent_id}/_authenticate?success={str(success).lower()}"
     urlopen(Request(url, data=body, method="POST"), timeout=5).read()
     return intent_id
+
+
+def paid_order_without_stripe(user, *codes: str, total: str):
+    """An order of ``codes`` paid by a Visa ending 4242, moved through the two transitions as a confirmed charge
+    would move it, but with no renewal and no receipt queued."""
+    from payments import rules
+    from payments.models import Order, Payment
+    from payments.services import order_transition, payment_transition
+
+    order = placed_order(user, *codes, total=total)
+    payment = Payment.objects.create(order=order, amount=order.total, card_brand="visa", card_last4="4242")
+    payment_transition(payment_id=payment.pk, to=rules.PROCESSING, actor="test")
+    payment_transition(payment_id=payment.pk, to=rules.SUCCEEDED, actor="test")
+    return order_transition(order_id=order.pk, to=Order.State.PAID, actor="test", paid_at=clock.now())
