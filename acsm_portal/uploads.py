@@ -52,10 +52,6 @@ class CheckedFile:
     def size(self) -> int:
         return len(self.data)
 
-    @property
-    def extension(self) -> str:
-        return EXTENSIONS[self.content_type]
-
 
 def format_size(size: int) -> str:
     """``15565`` -> ``15.2 KB``; the same wording as static/js/cpr-upload.js."""
