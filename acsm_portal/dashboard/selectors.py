@@ -1,7 +1,7 @@
 """The CEC Dashboard's reads: the tiles, whether each renewal is in the cart, and the Active CECs table, in a
 constant number of queries whatever the ledger's size."""
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 
 from django.db.models import Exists, OuterRef
@@ -34,7 +34,6 @@ class LedgerRow:
 class Dashboard:
     tiles: list[Tile]
     rows: list[LedgerRow]
-    open_cycles: list[tuple[date, date]]
     caps_note: str = ""
 
     @property
@@ -75,8 +74,7 @@ def dashboard_for(*, user, today: date) -> Dashboard:
             edit_url=edit_url.replace("/0/", f"/{e.pk}/") if editable else "",
             delete_url=delete_url.replace("/0/", f"/{e.pk}/") if editable else "",
         ))
-    return Dashboard(tiles=found.tiles, rows=rows, open_cycles=[(c.start, c.end) for c in cycles],
-                     caps_note=caps_note(cap_rules()))
+    return Dashboard(tiles=found.tiles, rows=rows, caps_note=caps_note(cap_rules()))
 
 
 def caps_note(caps: dict) -> str:
