@@ -20,7 +20,7 @@ STRIPE_PORT = os.environ.setdefault("ACSM_TEST_STRIPE_PORT", str(_free_port()))
 
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/acsm_portal")
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
-# Redis, as in production: the worker and the test process share sessions, cached users and dashboards.
+# Redis, as in production: the worker and the test process share sessions and cached reference data.
 os.environ.setdefault("CACHE_URL", "redis://127.0.0.1:6379/14")
 os.environ.setdefault("CELERY_QUEUE", f"acsm-test-{RUN}")
 os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
