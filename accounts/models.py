@@ -83,6 +83,13 @@ class User(AbstractBaseUser, PermissionsMixin):
                   "it stays passed.",
     )
     time_zone_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    set_password_claimed_at = models.DateTimeField(
+        null=True, blank=True, editable=False,
+        help_text="When a worker took on the set-password email; another leaves it alone for a while.",
+    )
+    set_password_emailed_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When the set-password email was sent.",
+    )
 
     objects = UserManager()
 

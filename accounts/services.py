@@ -4,11 +4,15 @@ import csv
 import io
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import transaction
+from django.template.loader import render_to_string
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
@@ -17,6 +21,7 @@ from acsm_portal.clock import canonical_zone
 from acsm_portal.errors import ServiceError
 
 from .models import MEMBER_ID_VALIDATOR, BillingAddress, User
+from .tasks import send_set_password_email
 
 
 log = logging.getLogger(__name__)
@@ -36,8 +41,6 @@ def password_set_path(*, user: User) -> str:
 
 def certificant_create(*, email: str, first_name: str, last_name: str, member_id: str = "") -> User:
     """Create a certificant with no usable password and queue the set-password email."""
-    from .tasks import send_set_password_email
-
     email = User.objects.normalize_email(email.strip()).lower()
     try:
         validate_email(email)
@@ -61,6 +64,47 @@ def certificant_create(*, email: str, first_name: str, last_name: str, member_id
         user = User.objects.create_user(email=email, first_name=first_name, last_name=last_name, **extra)
         transaction.on_commit(lambda: send_set_password_email.delay(user.pk))
     return user
+
+
+# How long a worker's claim on a set-password email keeps others away: past it, the worker is taken for lost.
+SET_PASSWORD_CLAIM = timedelta(minutes=10)
+
+
+def set_password_email_send(*, user_id: int) -> str:
+    """Email active user ``user_id`` a link to set their password, once, unless they have set one.
+
+    The user is claimed in a short transaction (``set_password_claimed_at``), the email sent with no row lock
+    held, then ``set_password_emailed_at`` set. Returns what happened: ``"sent"``, ``"no such user"``,
+    ``"password already set"``, ``"already sent"``, or ``"claimed"`` when another worker took it on less than
+    ``SET_PASSWORD_CLAIM`` ago. When sending fails the claim is let go and the error (``OSError``,
+    ``SMTPException``) raised, for the task to retry.
+    """
+    claimed_at = clock.now()
+    with transaction.atomic():
+        user = User.objects.select_for_update().filter(pk=user_id, is_active=True).first()
+        if user is None:
+            return "no such user"
+        if user.has_usable_password():
+            return "password already set"
+        if user.set_password_emailed_at is not None:
+            return "already sent"
+        if user.set_password_claimed_at is not None and claimed_at - user.set_password_claimed_at < SET_PASSWORD_CLAIM:
+            return "claimed"
+        user.set_password_claimed_at = claimed_at
+        user.save(update_fields=["set_password_claimed_at"])
+    context = {"user": user, "url": settings.PORTAL_BASE_URL + password_set_path(user=user)}
+    try:
+        send_mail(
+            subject="Set your MyACSM password",
+            message=render_to_string("emails/set_password.txt", context),
+            from_email=None,
+            recipient_list=[user.email],
+        )
+    except Exception:
+        User.objects.filter(pk=user_id, set_password_claimed_at=claimed_at).update(set_password_claimed_at=None)
+        raise
+    User.objects.filter(pk=user_id).update(set_password_emailed_at=clock.now())
+    return "sent"
 
 
 @dataclass
