@@ -11,7 +11,7 @@ from acsm_portal.demo import DEMO_CERTIFICANT, DEMO_WEST, demo_seed
 from acsm_portal import clock
 from cecs.models import CECEntry
 from certifications.rules import format_date
-from tests.certifications.test_dashboard import text, tile
+from tests.pages import text, tile
 
 YEAR = clock.today().year
 # Days the demo must show its picture on: today, the coming Jan 1 and Jul 2, the next Feb 29, and the last

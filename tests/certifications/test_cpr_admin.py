@@ -11,14 +11,11 @@ from acsm_portal import clock
 from certifications.models import CertificationType, CprUpload
 from certifications.cpr.services import cpr_upload_add_file
 from tests.factories import UserFactory, certification_with_cycle
+from tests.pages import text
 
 from .cpr_helpers import pdf_bytes, png_bytes, reviewer, submitted
 
 CHANGELIST = reverse("admin:certifications_cprupload_changelist")
-
-
-def text(html: str) -> str:
-    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
 
 
 def messages_of(response) -> list[str]:

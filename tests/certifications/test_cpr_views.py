@@ -14,12 +14,9 @@ from certifications.models import CprUpload, CprUploadFile
 from certifications.cpr.services import cpr_upload_add_file
 from acsm_portal.uploads import MAX_FILE_BYTES, format_size
 from tests.factories import UserFactory, certification_with_cycle
+from tests.pages import text
 
 from .cpr_helpers import jpeg_bytes, pdf_bytes, png_bytes, png_of_size, reviewer, submitted, upload
-
-
-def text(html: str) -> str:
-    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
 
 
 def maintenance(certification) -> str:

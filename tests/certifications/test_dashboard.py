@@ -1,4 +1,3 @@
-import re
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -9,17 +8,7 @@ from django.urls import reverse
 
 from cecs.models import CECEntry
 from tests.factories import CECEntryFactory, certification_with_cycle, renewable_certification
-
-
-def tile(html: str, name: str) -> str:
-    """The HTML of one certification tile."""
-    match = re.search(rf'<section class="box tile[^>]*>\s*<h2[^>]*>{re.escape(name)}</h2>(.*?)</section>', html, re.S)
-    assert match, f"no tile for {name}"
-    return match.group(1)
-
-
-def text(fragment: str) -> str:
-    return " ".join(re.sub(r"<[^>]+>", " ", fragment).split())
+from tests.pages import text, tile
 
 
 @pytest.mark.django_db
