@@ -8,7 +8,7 @@ import pytest
 import time_machine
 
 from acsm_portal import clock
-from tests.accounts.test_settings import GOOD, run_manage
+from tests.production import GOOD, run_manage
 
 YEAR = clock.today().year
 EASTERN, PACIFIC, AUCKLAND = ZoneInfo("America/New_York"), ZoneInfo("America/Los_Angeles"), ZoneInfo("Pacific/Auckland")

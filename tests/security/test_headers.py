@@ -9,7 +9,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from certifications.cpr.services import cpr_upload_add_file
-from tests.accounts.test_settings import GOOD, run_manage
+from tests.production import GOOD, run_manage
 from tests.certifications.cpr_helpers import png_bytes
 from tests.factories import certification_with_cycle
 from tests.security.pages import inline_code, rendered_pages
