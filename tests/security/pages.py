@@ -2,7 +2,7 @@
 
 Pages without parameters are opened by a certificant with a renewal in the cart (or
 anonymously, for the public ones); pages of an object are opened by its owner, built
-with the scoping tests' builders; staff pages by a superuser, on the first object of
+with the builders in ``scoped``; staff pages by a superuser, on the first object of
 each model. Only HTML answers with status 200 are kept.
 """
 
@@ -18,7 +18,7 @@ from certifications.models import CprUpload, CprUploadFile
 from payments.models import Payment
 from tests.certifications.cpr_helpers import submitted
 from tests.factories import UserFactory, certification_with_cycle
-from tests.security.test_object_scoping import SCOPED, _cycle, paid_order, renewal_in_cart
+from tests.security.scoped import SCOPED, current_cycle, paid_order, renewal_in_cart
 from tests.security.urlconf import PUBLIC, endpoints
 
 
@@ -98,7 +98,7 @@ def rendered_pages(user) -> list[Page]:
 
     # A certificant with a renewal in the cart (so the checkout shows) and a card waiting for review.
     renewal_in_cart(user)
-    pending = submitted(certification_with_cycle(user, "GEI", *_cycle()))
+    pending = submitted(certification_with_cycle(user, "GEI", *current_cycle()))
     certificant = Client()
     certificant.force_login(user)
     anonymous = Client()

@@ -1,0 +1,130 @@
+"""The objects behind every URL that names one, and the requests to send them.
+
+``SCOPED`` maps a URL name to a builder that makes the object for its owner, how the
+URL names it, and the probes to send (``test_object_scoping``); ``pages`` opens the same
+objects to render every page.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from acsm_portal import clock
+from cart.services import cart_add_renewal
+from certifications.models import Certificate
+from certifications.renewals import certification_renew
+from certifications.cpr.services import cpr_upload_add_file
+from payments.models import Order, Payment
+from tests.certifications.cpr_helpers import png_bytes, upload
+from tests.dates import cycle_around
+from tests.factories import CECEntryFactory, certification_with_cycle, renewable_certification
+from tests.payments.helpers import placed_order
+
+
+def current_cycle() -> tuple[date, date]:
+    return cycle_around(clock.today())
+
+
+@dataclass(frozen=True)
+class Probe:
+    method: str
+    owner_status: int  # what the owner gets for the same request: proof that the URL reaches the object
+    data: Callable[[object], dict] = lambda target: {}
+
+    def send(self, client, url, target):
+        return getattr(client, self.method)(url, self.data(target))
+
+    @property
+    def label(self) -> str:
+        return self.method
+
+
+@dataclass(frozen=True)
+class Scoped:
+    build: Callable  # owner -> the object
+    kwargs: Callable  # object -> URL kwargs
+    probes: list[Probe] = field(default_factory=list)
+
+
+# Builders ---------------------------------------------------------------------
+
+def cec_entry(owner):
+    certification_with_cycle(owner, "CPT", *current_cycle())
+    return CECEntryFactory(user=owner, date_earned=clock.today_for(owner) - timedelta(days=3), source="self")
+
+
+def cec_form(_target) -> dict:
+    return {"date_earned": (clock.today() - timedelta(days=2)).isoformat(), "units": "3", "credit_type": "cec",
+            "course_name": "Changed by someone else", "provider": "ACSM", "format": "live"}
+
+
+def cpr_draft(owner):
+    """A certification with one card file uploaded into its draft."""
+    certification = certification_with_cycle(owner, "CPT", *current_cycle())
+    cpr_upload_add_file(certification=certification, user=owner, name="front.png", data=png_bytes(seed=7))
+    return certification
+
+
+def cpr_draft_file(owner):
+    return cpr_draft(owner).cpr_uploads.get().files.get()
+
+
+def card_details(_target) -> dict:
+    return {"action": "submit", "card_type": "cpr_aed", "issuing_organization": "American Red Cross",
+            "expires_on": (clock.today() + timedelta(days=300)).isoformat(), "skills_check_confirmed": "on"}
+
+
+def certificate(owner):
+    certification = certification_with_cycle(owner, "EP", *current_cycle())
+    return Certificate.objects.get(cycle=certification_renew(cycle_id=certification.cycles.get().pk))
+
+
+def renewable(owner):
+    return renewable_certification(owner, "CPT", *current_cycle())
+
+
+def renewal_in_cart(owner):
+    certification = renewable(owner)
+    cart_add_renewal(user=owner, certification_id=certification.pk, today=clock.today_for(owner))
+    return certification
+
+
+def open_payment(owner):
+    order = placed_order(owner, "CPT", total="60.00")
+    return Payment.objects.create(order=order, amount=order.total)
+
+
+def paid_order(owner):
+    payment = open_payment(owner)
+    Payment.objects.filter(pk=payment.pk).update(state=Payment.State.SUCCEEDED, card_brand="visa", card_last4="4242")
+    Order.objects.filter(pk=payment.order_id).update(state=Order.State.PAID, paid_at=clock.now())
+    return payment.order
+
+
+def certification_id(certification) -> dict:
+    return {"certification_id": certification.pk}
+
+
+SCOPED: dict[str, Scoped] = {
+    "cec_edit": Scoped(cec_entry, lambda e: {"pk": e.pk}, [Probe("get", 200), Probe("post", 302, cec_form)]),
+    "cec_delete": Scoped(cec_entry, lambda e: {"pk": e.pk}, [Probe("get", 200), Probe("post", 302)]),
+    "cpr_maintenance": Scoped(cpr_draft, certification_id, [
+        Probe("get", 200),
+        Probe("post", 200, lambda _: {"files": upload("back.png", png_bytes(seed=8), "image/png")}),
+        Probe("post", 302, card_details),  # Submit
+    ]),
+    "cpr_file_upload": Scoped(cpr_draft, certification_id, [
+        Probe("post", 201, lambda _: {"file": upload("back.png", png_bytes(seed=9), "image/png")}),
+    ]),
+    "cpr_draft_discard": Scoped(cpr_draft, certification_id, [Probe("post", 302)]),
+    "cpr_file_download": Scoped(cpr_draft_file, lambda f: {"key": f.key}, [Probe("get", 200)]),
+    "certificate_download": Scoped(certificate, lambda c: {"number": c.number}, [Probe("get", 200)]),
+    "cart_renew": Scoped(renewable, certification_id, [Probe("post", 302)]),
+    "cart_remove": Scoped(renewal_in_cart, certification_id, [Probe("post", 302)]),
+    # An empty payment method: the owner is told so (400) without a call to Stripe.
+    "payment_charge": Scoped(open_payment, lambda p: {"payment_id": p.pk},
+                             [Probe("post", 400, lambda _: {"payment_method": ""})]),
+    "payment_refresh": Scoped(open_payment, lambda p: {"payment_id": p.pk}, [Probe("post", 200)]),
+    "receipt": Scoped(paid_order, lambda o: {"number": o.number}, [Probe("get", 200)]),
+    "receipt_pdf": Scoped(paid_order, lambda o: {"number": o.number}, [Probe("get", 200)]),
+}
