@@ -13,9 +13,7 @@ from certifications.models import CprUpload
 from certifications.rules import add_years
 from tests.certifications.cpr_helpers import png_of_size
 from tests.e2e.axe import axe_check, axe_violations
-from tests.e2e.test_cpr_upload import PASSWORD, log_in
-from tests.e2e.test_dashboard import SHOTS
-from tests.e2e.test_seed_flow import pay
+from tests.e2e.helpers import PASSWORD, SHOTS, log_in, pay
 from tests.factories import CECEntryFactory, UserFactory, certification_with_cycle, renewable_certification
 from tests.payments.helpers import CARD_DECLINED, CARD_OK
 

@@ -7,7 +7,7 @@ from acsm_portal.demo import DEMO_CERTIFICANT, demo_seed
 from accounts.models import User
 from acsm_portal import clock
 from certifications.models import CprUpload
-from tests.e2e.test_dashboard import SHOTS, log_in
+from tests.e2e.helpers import SHOTS, log_in_demo
 
 
 def approve_demo_cpr_cards():
@@ -26,7 +26,7 @@ def test_renew_both_remove_one_and_open_the_cart(live_server, page: Page, width)
     demo_seed()
     approve_demo_cpr_cards()
     page.set_viewport_size({"width": width, "height": 900})
-    log_in(page, live_server.url)
+    log_in_demo(page, live_server.url)
     page.goto(live_server.url + "/dashboard/")
     cpt = page.get_by_role("region", name="Certified Personal Trainer")
     ep = page.get_by_role("region", name="Certified Exercise Physiologist")

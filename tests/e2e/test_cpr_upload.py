@@ -1,18 +1,16 @@
 """Uploading a CPR/AED card in Chromium: progress bars, Submit, and the tile changing."""
 
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from acsm_portal import clock
 from certifications.models import CprUpload
 from tests.certifications.cpr_helpers import pdf_bytes, png_of_size
+from tests.e2e.helpers import fill_card_details, log_in
 from tests.factories import UserFactory, certification_with_cycle
 
 SHOTS = Path(__file__).resolve().parents[2] / "test-results" / "screenshots"
-PASSWORD = "correct-horse-battery"  # UserFactory's
 
 # Remember every value each progress bar shows, to check it climbs to 100%.
 WATCH_PROGRESS = """() => {
@@ -30,27 +28,12 @@ WATCH_PROGRESS = """() => {
 }"""
 
 
-def log_in(page: Page, base: str, email: str) -> None:
-    page.goto(base + "/accounts/login/")
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="MyACSM", exact=True)).to_be_visible()
-
-
 def card_files(tmp_path: Path) -> list[Path]:
     front = tmp_path / "Front of card.png"
     front.write_bytes(png_of_size(15_565))  # 15.2 KB, as in the how-to
     back = tmp_path / "Back – firma.pdf"
     back.write_bytes(pdf_bytes())
     return [front, back]
-
-
-def fill_card_details(page: Page) -> None:
-    page.get_by_label("Card type").select_option(label="CPR/AED")
-    page.get_by_label("Issuing organization").fill("American Heart Association")
-    page.get_by_label("Expiry date").fill((clock.today() + timedelta(days=500)).isoformat())
-    page.get_by_label("The course included a hands-on skills check").check()
 
 
 @pytest.mark.e2e

@@ -1,31 +1,14 @@
 from datetime import date, timedelta
-from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from acsm_portal.demo import DEMO_CERTIFICANT, demo_seed
-from acsm_portal import clock
-
-SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"  # pytest-playwright empties test-results/
-
-
-def log_in(page: Page, base: str) -> None:
-    page.goto(base + "/accounts/login/")
-    page.get_by_label("Email address").fill(DEMO_CERTIFICANT["email"])
-    page.get_by_label("Password").fill(DEMO_CERTIFICANT["password"])
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="MyACSM", exact=True)).to_be_visible()
+from acsm_portal.demo import demo_seed
+from tests.e2e.helpers import SHOTS, casey_today, log_in_demo
 
 
 def tile(page: Page, name: str):
     return page.get_by_role("region", name=name)
-
-
-def casey_today() -> date:
-    """The demo certificant's date: Casey lives in Indianapolis (Eastern time)."""
-    return clock.today(ZoneInfo("America/Indiana/Indianapolis"))
 
 
 @pytest.mark.e2e
@@ -35,7 +18,7 @@ def test_dashboard_tiles_and_reporting_a_credit(live_server, page: Page, width):
     demo_seed()
     year = casey_today().year  # the demo's cycle is the one that contains today: 1/1 two years back to 12/31
     page.set_viewport_size({"width": width, "height": 900})
-    log_in(page, live_server.url)
+    log_in_demo(page, live_server.url)
     page.get_by_role("link", name="View CEC Dashboard and Report CECs").click()
     expect(page.get_by_role("heading", name="CEC Dashboard")).to_be_visible()
 
@@ -85,7 +68,7 @@ def test_plus_works_without_javascript(live_server, browser):
     demo_seed()
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
-    log_in(page, live_server.url)
+    log_in_demo(page, live_server.url)
     page.goto(live_server.url + "/dashboard/")
     page.get_by_role("button", name="Report CECs").click()
     expect(page.get_by_role("heading", name="Report CECs")).to_be_visible()

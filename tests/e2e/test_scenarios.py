@@ -15,8 +15,7 @@ from certifications.models import CprUpload
 from certifications.rules import add_years, grace_ends
 from tests.certifications.cpr_helpers import png_of_size, reviewer, submitted
 from tests.dates import cycle_around
-from tests.e2e.test_cpr_upload import PASSWORD, fill_card_details, log_in
-from tests.e2e.test_dashboard import SHOTS
+from tests.e2e.helpers import PASSWORD, SHOTS, fill_card_details, log_in
 from tests.factories import CECEntryFactory, UserFactory, certification_with_cycle, renewable_certification
 
 pytestmark = pytest.mark.e2e

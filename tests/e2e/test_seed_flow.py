@@ -13,7 +13,7 @@ from acsm_portal import clock
 from certifications.models import Certificate
 from payments.models import Order
 from tests.certifications.cpr_helpers import png_of_size
-from tests.e2e.test_dashboard import SHOTS, casey_today, log_in
+from tests.e2e.helpers import SHOTS, casey_today, log_in_demo, pay
 from tests.payments.helpers import CARD_3DS, CARD_DECLINED, CARD_OK
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("localstripe")]
@@ -35,19 +35,9 @@ def upload_cpr(page: Page, tile, tmp_path: Path) -> None:
     expect(page.get_by_role("heading", name="CEC Dashboard")).to_be_visible()
 
 
-def pay(page: Page, number: str) -> None:
-    card = page.locator("#card-element")
-    card.locator("input[placeholder=number]").fill(number)
-    card.locator("input[placeholder=exp_month]").fill("12")
-    card.locator("input[placeholder=exp_year]").fill(str(clock.today().year + 3)[2:])
-    card.locator("input[placeholder=cvc]").fill("123")
-    card.locator("input[placeholder=postal_code]").fill("46202")
-    page.get_by_role("button", name="Process Payment").click()
-
-
 def to_checkout(page: Page, base: str, tmp_path: Path, width: int) -> None:
     page.set_viewport_size({"width": width, "height": 900})
-    log_in(page, base)
+    log_in_demo(page, base)
     page.get_by_role("link", name="View CEC Dashboard and Report CECs").click()
     for name in ("Certified Personal Trainer", "Certified Exercise Physiologist"):
         tile = page.get_by_role("region", name=name)
