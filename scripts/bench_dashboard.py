@@ -77,7 +77,6 @@ BENCH_ENV = {
     "LOG_LEVEL": "WARNING",
     "CACHE_URL": "redis://127.0.0.1:6379/12",  # this benchmark's own Redis database: emptied at the start of each run
 }
-COLD_USERS = 5_000  # distinct people for the first-view run: each dashboard is rendered, not read from the cache
 
 # Formats with their weights; Teaching, Volunteering and CPR/AED carry yearly caps.
 FORMATS = [
@@ -209,7 +208,7 @@ def seed(users: int) -> None:
     def user_rows():
         for i in range(1, users + 1):
             yield (i, password, None, False, f"bench{i:05d}@bench.example.org", f"Bench{i}", f"Certificant{i % 97}",
-                   f"{200000 + i}", False, True, now)
+                   f"{200000 + i}", False, True, now, "", "")
 
     certification_rows: list[tuple] = []
     cycle_rows: list[tuple] = []
@@ -236,7 +235,8 @@ def seed(users: int) -> None:
             # Only ever the bench database (checked by the caller): wipe what a partial seed left.
             cursor.execute(f"TRUNCATE {', '.join(tables)}, django_session RESTART IDENTITY CASCADE")
         copy_rows(User, ["id", "password", "last_login", "is_superuser", "email", "first_name", "last_name",
-                         "member_id", "is_staff", "is_active", "date_joined"], user_rows())
+                         "member_id", "is_staff", "is_active", "date_joined", "time_zone", "previous_time_zone"],
+                  user_rows())
         copy_rows(Certification, ["id", "user", "certification_type", "first_certified_on"], certification_rows)
         copy_rows(Cycle, ["id", "certification", "start", "end", "state", "renewed_at"], cycle_rows)
         copy_rows(CECEntry, ["id", "user", "date_earned", "date_reported", "units", "credit_type", "cecs",
@@ -297,7 +297,7 @@ def create_sessions(users) -> list[str]:
     for user in users:
         session = store()
         session[SESSION_KEY] = str(user.pk)
-        session[BACKEND_SESSION_KEY] = "accounts.auth.CachedModelBackend"
+        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
         session[HASH_SESSION_KEY] = user.get_session_auth_hash()
         session.create()
         keys.append(session.session_key)
@@ -317,39 +317,21 @@ def browser_cookies(session_key: str) -> str:
     return f"sessionid={session_key}; csrftoken={get_random_string(32)}"
 
 
-def cold_users(count: int, exclude: list) -> list:
-    """``count`` people spread over the population, none of them among ``exclude``."""
-    from accounts.models import User
-
-    skip = {u.pk for u in exclude}
-    total = User.objects.count()
-    ids = [pk for pk in sorted({1 + (k * total) // (count + len(skip)) for k in range(count + len(skip))})
-           if pk not in skip][:count]
-    return list(User.objects.filter(pk__in=ids).order_by("pk"))
-
-
-def dashboard_queries(session_key: str) -> tuple[list[str], list[str]]:
-    """The SQL of one dashboard request rendered afresh (the person's stored page forgotten first), and of the
-    next request, served from the cache; both after a first request warmed the process."""
+def dashboard_queries(session_key: str) -> list[str]:
+    """The SQL of one dashboard request, after a first request warmed the process."""
     from django.conf import settings
-    from django.contrib.auth import SESSION_KEY
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
-
-    from certifications.dashboard_cache import person_changed
 
     client = Client(HTTP_HOST="127.0.0.1")
     client.cookies[settings.SESSION_COOKIE_NAME] = session_key
     first = client.get("/dashboard/")
     if first.status_code != 200 or b"Total CECs" not in first.content:
         raise SystemExit(f"in-process dashboard answered {first.status_code} without its tiles")
-    person_changed(int(session_store()(session_key=session_key)[SESSION_KEY]))
     with CaptureQueriesContext(connection) as rendered:
         client.get("/dashboard/")
-    with CaptureQueriesContext(connection) as cached:
-        client.get("/dashboard/")
-    return [q["sql"] for q in rendered.captured_queries], [q["sql"] for q in cached.captured_queries]
+    return [q["sql"] for q in rendered.captured_queries]
 
 
 def explain(queries: list[str]) -> None:
@@ -539,8 +521,8 @@ def wrk(url: str, script: Path, duration: int) -> dict[str, int]:
 
 
 def measure(name: str, url: str, script: Path, duration: int, *, server: subprocess.Popen, quiet_wait: float,
-            dbname: str = BENCH_DB, warm_script: Path | None = None) -> Run:
-    wrk(url, warm_script or script, 2)  # warm both workers and open their database connections
+            dbname: str = BENCH_DB) -> Run:
+    wrk(url, script, 2)  # warm both workers and open their database connections
     wait_until_quiet(quiet_wait)
     pids = server_pids(server, dbname)
     wrk_cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -586,7 +568,7 @@ def main() -> int:
     from django.core.cache import cache
     from django.db import connections
 
-    cache.clear()  # BENCH_ENV's Redis database: nothing rendered or cached by an earlier run is served
+    cache.clear()  # BENCH_ENV's Redis database: no session or cached caps of an earlier run are read
 
     how, seed_seconds = prepare_database(users=args.users, reseed=args.reseed)
     log(f"Database {BENCH_DB}: {how} in {seed_seconds:.1f} s ({args.users:,} certificants, "
@@ -594,11 +576,10 @@ def main() -> int:
 
     users = bench_users()
     keys = create_sessions(users)
-    cold_keys = create_sessions(cold_users(COLD_USERS, users))
     tmp = Path(tempfile.mkdtemp(prefix="acsm-bench-"))
     proc = None
     try:
-        queries, cached_queries = dashboard_queries(keys[0])
+        queries = dashboard_queries(keys[0])
         if args.show_queries:
             for sql in queries:
                 log(f"  SQL: {sql[:160]}{'…' if len(sql) > 160 else ''}")
@@ -624,17 +605,13 @@ def main() -> int:
             # ... and with a CSRF token, which every page with a form (the dashboard's + form) must send
             with_form = measure("/bench/form", f"{base}/bench/form", write_lua(tmp, "form", cookies), args.duration,
                                 server=proc, quiet_wait=args.quiet_wait)
-        dashboard_lua = write_lua(tmp, "dashboard", cookies)
-        dash = measure("/dashboard/", f"{base}/dashboard/", dashboard_lua, args.duration,
+        dash = measure("/dashboard/", f"{base}/dashboard/", write_lua(tmp, "dashboard", cookies), args.duration,
                        server=proc, quiet_wait=args.quiet_wait)
-        # The first view of the day: every request is another person whose dashboard is not in the cache yet.
-        cold = measure("/dashboard/ (1st)", f"{base}/dashboard/", write_lua(tmp, "cold", [browser_cookies(k) for k in cold_keys]),
-                       args.duration, server=proc, quiet_wait=args.quiet_wait, warm_script=dashboard_lua)
     finally:
         if proc is not None:
             stop_process(proc)
         shutil.rmtree(tmp, ignore_errors=True)
-        delete_sessions(keys + cold_keys)
+        delete_sessions(keys)
         connections.close_all()
 
     ratio = 100 * dash.rps / ok.rps
@@ -642,14 +619,12 @@ def main() -> int:
     log(f"wrk -t2 -c16 -d{args.duration}s, gunicorn 2 sync workers, DEBUG off, {len(keys)} users rotating")
     log(f"{'page':<16} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9} {'bytes':>7} {'errors':>7} "
         f"{'CPU ms/req':>10} {'other CPU':>9}")
-    for run in (r for r in (ok, authed, with_form, dash, cold) if r is not None):
+    for run in (r for r in (ok, authed, with_form, dash) if r is not None):
         log(f"{run.name:<16} {run.rps:>9,.0f} {run.p50_ms:>8.1f} {run.p99_ms:>8.1f} {run.requests:>9,} "
             f"{run.avg_bytes:>7,} {run.errors:>7} {run.server_cpu_ms:>10.2f} {run.others_cpu:>8.0f}%")
     verdict = "meets" if ratio >= TARGET_RATIO else "BELOW"
     log(f"dashboard / trivial view: {ratio:.1f}% of the throughput ({verdict} the {TARGET_RATIO:.0f}% target); "
         f"{100 * ok.server_cpu_ms / max(dash.server_cpu_ms, 1e-9):.1f}% by server CPU per request")
-    log(f"dashboard, first view (rendered, {cold.requests:,} requests over {len(cold_keys):,} people"
-        f"{'' if cold.requests <= len(cold_keys) else ', some asked twice'}): {100 * cold.rps / ok.rps:.1f}% of the trivial view")
     if authed is not None:
         log(f"authenticated trivial view / trivial view: {100 * authed.rps / ok.rps:.1f}% of the throughput")
         log(f"authenticated trivial view with a CSRF token / trivial view: {100 * with_form.rps / ok.rps:.1f}% "
@@ -657,9 +632,9 @@ def main() -> int:
             f"{100 * dash.rps / with_form.rps:.1f}% of it")
     if max(ok.others_cpu, dash.others_cpu) > 10:
         log("warning: other processes took more than 10% of the CPUs during a run; the numbers are not reliable")
-    log(f"SQL queries per dashboard request: {len(queries)} when rendered, {len(cached_queries)} from the cache")
+    log(f"SQL queries per dashboard request: {len(queries)}")
     log(f"seeding: {how} in {seed_seconds:.1f} s")
-    return 1 if (ok.errors or dash.errors or cold.errors or (authed and authed.errors)
+    return 1 if (ok.errors or dash.errors or (authed and authed.errors)
                   or (with_form and with_form.errors)) else 0
 
 

@@ -268,8 +268,8 @@ def seed(plan: Plan) -> dict[str, float]:
     def users():
         for i in range(1, plan.users + 1):
             yield (i, password, None, False, f"load{i:06d}@load.example.org", f"Load{i}", f"Certificant{i % 97}",
-                   f"{200000 + i}", False, True, now)
-        yield (staff_id, password, None, True, STAFF_EMAIL, "Staff", "Reviewer", "100000", True, True, now)
+                   f"{200000 + i}", False, True, now, "", "")
+        yield (staff_id, password, None, True, STAFF_EMAIL, "Staff", "Reviewer", "100000", True, True, now, "", "")
 
     cycles, certificates, cards, files, lines = [], [], [], [], []
     next_cycle = len(certs) + 1
@@ -329,7 +329,8 @@ def seed(plan: Plan) -> dict[str, float]:
 
         t = time.perf_counter()
         bench.copy_rows(User, ["id", "password", "last_login", "is_superuser", "email", "first_name", "last_name",
-                               "member_id", "is_staff", "is_active", "date_joined"], users())
+                               "member_id", "is_staff", "is_active", "date_joined", "time_zone", "previous_time_zone"],
+                        users())
         bench.copy_rows(Certification, ["id", "user", "certification_type", "first_certified_on"],
                         ((cid, user, types[code].id, date(plan.today.year - 14 + user % 10, 1 + user % 12, 1 + user % 28))
                          for cid, user, code in certs))
@@ -480,10 +481,9 @@ def short(sql: str, width: int = 150) -> str:
 
 
 def report_dashboard_plans(session_key: str) -> list[Explained]:
-    queries, cached = bench.dashboard_queries(session_key)
+    queries = bench.dashboard_queries(session_key)
     explained = explain(queries)
-    log(f"Dashboard: {len(queries)} SQL queries when rendered ({len(cached)} when served from the cache), "
-        f"{len(explained)} SELECTs; EXPLAIN (ANALYZE, BUFFERS) of the render:")
+    log(f"Dashboard: {len(queries)} SQL queries, {len(explained)} SELECTs; EXPLAIN (ANALYZE, BUFFERS) of the render:")
     for n, e in enumerate(explained, 1):
         verdict = f"SEQ SCAN on {', '.join(e.seq_scans)}" if e.seq_scans else "indexes"
         small = f"; whole small table {', '.join(dict.fromkeys(e.small_scans))}" if e.small_scans else ""
@@ -1021,7 +1021,7 @@ def main() -> int:
     django.setup()
     from django.core.cache import cache
 
-    cache.clear()  # nothing cached by an earlier run (of another seed) is served
+    cache.clear()  # no session or cached caps of an earlier run (of another seed) are read
     try:
         return two_instances_mode(args) if args.two_instances else load_mode(args)
     except KeyboardInterrupt:
