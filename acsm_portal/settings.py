@@ -194,6 +194,9 @@ CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="acsm")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "clear-expired-sessions": {"task": "accounts.tasks.clear_expired_sessions", "schedule": 60 * 60 * 24},
+    # Receipts not emailed and certificates not rendered 10 minutes on are queued again.
+    "requeue-lost-jobs": {"task": "payments.tasks.lost_jobs_requeue_task", "schedule": 5 * 60,
+                          "options": {"expires": 5 * 60}},
 }
 if PRODUCTION and CELERY_TASK_ALWAYS_EAGER:
     raise ImproperlyConfigured("Production needs CELERY_BROKER_URL (Redis).")

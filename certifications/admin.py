@@ -40,3 +40,33 @@ class CycleAdmin(admin.ModelAdmin):
     list_select_related = ("certification__user", "certification__certification_type")
     raw_id_fields = ("certification",)
     show_full_result_count = False
+
+
+# Certificates ---------------------------------------------------------------
+
+from django.urls import reverse  # noqa: E402
+from django.utils.html import format_html  # noqa: E402
+
+from acsm_portal.admin import ReadOnlyAdminMixin  # noqa: E402
+
+from .models import Certificate  # noqa: E402
+
+
+@admin.register(Certificate)
+class CertificateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Issued by renewals and rendered by the worker; staff look, nobody edits. An empty "rendered at" long after
+    "created at" means the render was lost (the sweeper queues it again every few minutes)."""
+
+    list_display = ("number", "holder_name", "certification_name", "issued_on", "valid_through", "created_at",
+                    "rendered_at")
+    list_filter = ("issued_on", ("rendered_at", admin.EmptyFieldListFilter))
+    search_fields = ("number", "certification__user__member_id", "certification__user__email", "holder_name")
+    list_select_related = ("certification__user",)
+    fields = ("number", "certification", "cycle", "holder_name", "certification_name", "issued_on", "valid_through",
+              "created_at", "rendered_at", "download")
+    readonly_fields = fields
+    show_full_result_count = False
+
+    @admin.display(description="PDF")
+    def download(self, obj):
+        return format_html('<a href="{}">Download</a>', reverse("certificate_download", args=[obj.number]))

@@ -1,8 +1,12 @@
-"""Certificates: issue one when a cycle is renewed, render it as a PDF once."""
+"""Certificates: issue one when a cycle is renewed, render it as a PDF once.
+
+The render is queued after commit (``certificate_render_task``, which calls ``certificate_render``); a render
+lost on the way is queued again by the sweeper (``certificates_unrendered_requeue``).
+"""
 
 import logging
 import secrets
-from datetime import date
+from datetime import date, timedelta
 
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
@@ -12,6 +16,7 @@ from acsm_portal import clock
 from acsm_portal.pdf import pdf_from_html
 
 from .models import Certificate, Cycle, certificate_file_name
+from .tasks import certificate_render_task
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +51,7 @@ def certificate_issue(*, cycle: Cycle, today: date) -> Certificate:
             if attempt == NUMBER_ATTEMPTS - 1 or not Certificate.objects.filter(number=certificate.number).exists():
                 raise
             log.warning("Certificate number %s was taken; drawing another", certificate.number)
-    transaction.on_commit(lambda: _queue_render(certificate.pk))
+    transaction.on_commit(lambda: certificate_render_task.delay(certificate.pk))
     return certificate
 
 
@@ -55,18 +60,19 @@ def _new_certificate_number(cycle: Cycle) -> str:
     return f"{cycle.certification.certification_type.code}-{cycle.start:%Y}-{secrets.randbelow(900_000) + 100_000}"
 
 
-def _queue_render(certificate_id: int) -> None:
-    from .tasks import certificate_render_task
-
-    certificate_render_task.delay(certificate_id)
-
-
 def certificate_pdf(*, certificate: Certificate) -> bytes:
+    """The certificate as PDF bytes (landscape US Letter)."""
     return pdf_from_html(render_to_string("certifications/certificate_pdf.html", {"c": certificate}))
 
 
 def certificate_render(*, certificate_id: int) -> Certificate:
-    """Render and store the PDF unless it is there already. Safe to run twice, or from two places at once."""
+    """Render certificate ``certificate_id``'s PDF and store it at its fixed name
+    (``certificates/<number>.pdf``) unless it is there already; returns the certificate.
+
+    The PDF is rendered with no lock held; only storing it and setting ``rendered_at`` happen under the row lock,
+    so the worker and a holder's download may render at once and one stored file, one ``rendered_at``, results.
+    Raises ``Certificate.DoesNotExist``, and ``OSError`` when the file cannot be written.
+    """
     certificate = Certificate.objects.get(pk=certificate_id)
     if certificate.pdf:
         return certificate
@@ -82,3 +88,15 @@ def certificate_render(*, certificate_id: int) -> Certificate:
             certificate.rendered_at = clock.now()
             certificate.save(update_fields=["pdf", "rendered_at"])
     return certificate
+
+
+def certificates_unrendered_requeue(*, after: timedelta) -> list[int]:
+    """Queue the render of every certificate issued more than ``after`` ago and not rendered yet (its job was
+    lost: a worker died, the broker dropped it, every retry failed). Returns their ids, oldest first."""
+    lost = list(
+        Certificate.objects.filter(rendered_at__isnull=True, created_at__lte=clock.now() - after)
+        .order_by("created_at", "pk").values_list("pk", flat=True)
+    )
+    for certificate_id in lost:
+        certificate_render_task.delay(certificate_id)
+    return lost

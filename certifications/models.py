@@ -178,6 +178,7 @@ class Certificate(models.Model):
     issued_on = models.DateField()
     valid_through = models.DateField()
     pdf = models.FileField(upload_to=certificate_file_name, blank=True, max_length=120)
+    created_at = models.DateTimeField(default=clock.now, editable=False)
     rendered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

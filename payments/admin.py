@@ -41,7 +41,7 @@ class OrderLogInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 @admin.register(Order)
 class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("number", "user", "state", "total", "created_at", "paid_at")
+    list_display = ("number", "user", "state", "total", "created_at", "paid_at", "receipt_emailed_at")
     list_filter = ("state", "created_at")
     search_fields = ("number", "user__member_id", "user__email", "user__last_name")
     list_select_related = ("user",)

@@ -17,11 +17,13 @@ import stripe
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 
 from acsm_portal import clock
 from cart.models import Cart, CartLine
 from cart.services import cart_recheck
+from certifications.certificates import certificates_unrendered_requeue
 from certifications.models import Cycle
 from certifications.renewals import certification_renew
 
@@ -383,6 +385,34 @@ def order_receipt_send(*, order_id: int) -> str:
         raise
     Order.objects.filter(pk=order_id).update(receipt_emailed_at=clock.now())
     return "sent"
+
+
+# How long after a payment (or after a worker took it on) an unsent receipt counts as lost; likewise for an
+# unrendered certificate after it was issued.
+LOST_AFTER = timedelta(minutes=10)
+
+
+def lost_jobs_requeue(*, after: timedelta = LOST_AFTER) -> dict[str, list[int]]:
+    """Queue again the follow-up jobs of paid orders that went missing: the receipt of every order paid more than
+    ``after`` ago and not emailed (unless a worker took it on less than ``after`` ago), and the PDF of every
+    certificate issued more than ``after`` ago and not rendered. Both jobs do nothing when run twice.
+
+    Returns the ids queued, oldest first: ``{"receipts": [order ids], "certificates": [certificate ids]}``.
+    """
+    cutoff = clock.now() - after
+    receipts = list(
+        Order.objects.filter(state=Order.State.PAID, receipt_emailed_at__isnull=True, paid_at__lte=cutoff)
+        .filter(Q(receipt_claimed_at__isnull=True) | Q(receipt_claimed_at__lte=cutoff))
+        .order_by("paid_at", "pk").values_list("pk", flat=True)
+    )
+    for order_id in receipts:
+        order_receipt_email.delay(order_id)
+    if receipts:
+        log.warning("Queued again the receipts of orders %s", receipts)
+    certificates = certificates_unrendered_requeue(after=after)
+    if certificates:
+        log.warning("Queued again the renders of certificates %s", certificates)
+    return {"receipts": receipts, "certificates": certificates}
 
 
 def _receipt_message(order: Order) -> EmailMultiAlternatives:

@@ -13,3 +13,12 @@ def order_receipt_email(self, order_id: int) -> str:
     from .services import order_receipt_send
 
     return order_receipt_send(order_id=order_id)
+
+
+@shared_task(acks_late=True)
+def lost_jobs_requeue_task() -> dict[str, list[int]]:
+    """Every few minutes (``CELERY_BEAT_SCHEDULE``): queue again the receipts and certificate renders that went
+    missing (``services.lost_jobs_requeue``); returns the ids queued."""
+    from .services import lost_jobs_requeue
+
+    return lost_jobs_requeue()

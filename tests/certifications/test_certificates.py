@@ -113,3 +113,22 @@ class TestDownload:
         staff.user_permissions.add(Permission.objects.get(codename="view_certificate"))
         client.force_login(UserFactory._meta.model.objects.get(pk=staff.pk))
         assert client.get(reverse("certificate_download", args=[renewed.number])).status_code == 200
+
+
+@pytest.mark.django_db
+class TestAdmin:
+    def test_the_list_shows_when_each_was_issued_and_rendered(self, client, renewed, today):
+        client.force_login(UserFactory(is_staff=True, is_superuser=True))
+        url = reverse("admin:certifications_certificate_changelist")
+        html = client.get(url).content.decode()
+        headers = [re.sub(r"<[^>]+>", "", h).strip()
+                   for h in re.findall(r'<th scope="col"[^>]*>(.*?)</th>', html.split('id="result_list"')[1], re.S)]
+        assert headers == ["Number", "Holder name", "Certification name", "Issued on", "Valid through", "Created at",
+                           "Rendered at"]
+        assert renewed.number in html
+        assert client.get(url + "?rendered_at__isnull=True").content.decode().count(renewed.number) == 1
+        certificate_render(certificate_id=renewed.pk)
+        assert renewed.number not in client.get(url + "?rendered_at__isnull=True").content.decode()
+        page = client.get(reverse("admin:certifications_certificate_change", args=[renewed.pk])).content.decode()
+        assert f'href="/certificates/{renewed.number}.pdf"' in page
+        assert "Save" not in page  # nobody edits a certificate here
