@@ -61,8 +61,8 @@ def test_the_log_in_page_asks_the_browser_for_its_zone(client):
 def test_the_profile_shows_the_persons_time_and_saves_a_new_zone(client, settings):
     settings.TIME_ZONE = "America/New_York"
     person = UserFactory(time_zone="America/Los_Angeles")
-    client.force_login(person)
     with time_machine.travel(datetime(YEAR, 12, 31, 21, 30, tzinfo=ZoneInfo("America/Los_Angeles")), tick=False):
+        client.force_login(person)  # at the travelled time, or the session would have expired by then
         html = client.get(reverse("profile")).content.decode()
     weekday = f"{datetime(YEAR, 12, 31):%A}"
     assert f"Your time now: <strong>9:30 PM</strong> on {weekday}, 12/31/{YEAR} (Pacific time)." in html
@@ -175,9 +175,9 @@ def test_a_zone_changed_in_the_admin_is_logged_like_one_changed_on_the_profile(c
     settings.TIME_ZONE = "America/New_York"
     staff = UserFactory(is_staff=True, is_superuser=True)
     person = UserFactory(time_zone="America/New_York")
-    client.force_login(staff)
     url = reverse("admin:accounts_user_change", args=[person.pk])
     with time_machine.travel(datetime(YEAR + 1, 1, 1, 0, 30, tzinfo=ZoneInfo("America/New_York")), tick=False):
+        client.force_login(staff)
         client.post(url, {"email": person.email, "first_name": person.first_name, "last_name": person.last_name,
                           "member_id": person.member_id, "time_zone": "Pacific/Pago_Pago", "is_active": "on",
                           "billing_address-TOTAL_FORMS": "0", "billing_address-INITIAL_FORMS": "0"})
