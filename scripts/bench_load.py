@@ -293,7 +293,8 @@ def seed(plan: Plan) -> dict[str, float]:
                                           tzinfo=now.tzinfo)
             cycles.append((past_id, cid, past_start, past_end, "renewed", renewed_at))
             certificates.append((len(certificates) + 1, cid, cid, f"{code}-{start.year}-{cid:06d}",
-                                 f"Load{user} Certificant{user % 97}", ctype.name, renewed_at.date(), end, "", None))
+                                 f"Load{user} Certificant{user % 97}", ctype.name, renewed_at.date(), end, "", None,
+                                 renewed_at))
             submitted = renewed_at - timedelta(days=30)
             cards.append((len(cards) + 1, cid, past_id, "approved", "cpr_aed", "American Heart Association",
                           past_end + timedelta(days=365), True, submitted, submitted, submitted + timedelta(days=2),
@@ -336,7 +337,7 @@ def seed(plan: Plan) -> dict[str, float]:
                          for cid, user, code in certs))
         bench.copy_rows(Cycle, ["id", "certification", "start", "end", "state", "renewed_at"], cycles)
         bench.copy_rows(Certificate, ["id", "certification", "cycle", "number", "holder_name", "certification_name",
-                                      "issued_on", "valid_through", "pdf", "rendered_at"], certificates)
+                                      "issued_on", "valid_through", "pdf", "rendered_at", "created_at"], certificates)
         bench.copy_rows(CprUpload, ["id", "certification", "cycle", "state", "card_type", "issuing_organization",
                                     "expires_on", "skills_check_confirmed", "created_at", "submitted_at",
                                     "reviewed_at", "reviewed_by", "rejection_reason", "decision_emailed_at"], cards)
