@@ -108,6 +108,10 @@ class CprUpload(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     rejection_reason = models.TextField(blank=True)
+    decision_email_claimed_at = models.DateTimeField(
+        null=True, blank=True, editable=False,
+        help_text="When a worker took on the decision email; another leaves it alone for a while.",
+    )
     decision_emailed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -249,3 +249,71 @@ def cpr_file_preview(*, stored: CprUploadFile) -> tuple[bytes, str] | None:
     if not default_storage.exists(name):
         default_storage.save(name, ContentFile(png))
     return png, "image/png"
+
+
+# The decision email ----------------------------------------------------------
+
+from datetime import timedelta  # noqa: E402
+
+from django.conf import settings  # noqa: E402
+from django.core.mail import send_mail  # noqa: E402
+from django.template.loader import render_to_string  # noqa: E402
+from django.urls import reverse  # noqa: E402
+
+# How long a worker's claim on a decision email keeps others away: past it, the worker is taken for lost.
+DECISION_EMAIL_CLAIM = timedelta(minutes=10)
+
+
+def cpr_decision_email_send(*, upload_id: int) -> str:
+    """Tell the certificant that their CPR/AED card ``upload_id`` was approved or rejected, once.
+
+    The card is claimed in a short transaction (``decision_email_claimed_at``), the email sent with no row lock
+    held, then ``decision_emailed_at`` set. Returns what happened: ``"sent"``, ``"no such upload"``,
+    ``"not decided (<state>)"``, ``"already sent"``, or ``"claimed"`` when another worker took it on less than
+    ``DECISION_EMAIL_CLAIM`` ago. When sending fails the claim is let go and the error (``OSError``,
+    ``SMTPException``) raised, for the task to retry.
+    """
+    claimed_at = clock.now()
+    with transaction.atomic():
+        upload = (
+            CprUpload.objects.select_for_update(of=("self",))
+            .select_related("certification__user", "certification__certification_type")
+            .filter(pk=upload_id)
+            .first()
+        )
+        if upload is None:
+            return "no such upload"
+        if upload.state not in (State.APPROVED, State.REJECTED):
+            return f"not decided ({upload.state})"
+        if upload.decision_emailed_at is not None:
+            return "already sent"
+        if upload.decision_email_claimed_at is not None \
+                and claimed_at - upload.decision_email_claimed_at < DECISION_EMAIL_CLAIM:
+            return "claimed"
+        upload.decision_email_claimed_at = claimed_at
+        upload.save(update_fields=["decision_email_claimed_at"])
+    certification = upload.certification
+    code = certification.certification_type.code
+    context = {
+        "user": certification.user,
+        "upload": upload,
+        "certification_name": certification.certification_type.name,
+        "code": code,
+        "dashboard_url": settings.PORTAL_BASE_URL + reverse("dashboard"),
+        "maintenance_url": settings.PORTAL_BASE_URL + reverse("cpr_maintenance", args=[certification.pk]),
+    }
+    approved = upload.state == State.APPROVED
+    try:
+        send_mail(
+            subject=(f"Your CPR/AED card for {code} is approved" if approved
+                     else f"Your CPR/AED card for {code} was not accepted"),
+            message=render_to_string(f"emails/cpr_{upload.state}.txt", context),
+            from_email=None,
+            recipient_list=[certification.user.email],
+        )
+    except Exception:
+        CprUpload.objects.filter(pk=upload_id, decision_email_claimed_at=claimed_at).update(
+            decision_email_claimed_at=None)
+        raise
+    CprUpload.objects.filter(pk=upload_id).update(decision_emailed_at=clock.now())
+    return "sent"
