@@ -21,6 +21,7 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 
 from acsm_portal import clock
+from acsm_portal.errors import ServiceError
 from cart.models import Cart, CartLine
 from cart.services import cart_recheck
 from certifications.certificates import certificates_unrendered_requeue
@@ -36,12 +37,12 @@ from .tasks import order_receipt_email
 log = logging.getLogger(__name__)
 
 
-class PaymentError(Exception):
+class PaymentError(ServiceError):
     """A refused payment action, with a message fit for the person."""
 
 
 class IllegalTransition(PaymentError):
-    pass
+    """A move the order or payment state machine (``rules.ORDER_TRANSITIONS``, ``rules.TRANSITIONS``) refuses."""
 
 
 @dataclass(frozen=True)

@@ -269,6 +269,15 @@ class TestStateMachine:
         payment_transition(payment_id=payment.pk, to="processing", actor="b")
         assert PaymentLog.objects.filter(payment=payment).count() == 1
 
+    def test_a_refused_move_is_a_service_error_with_its_message(self, user):
+        from acsm_portal.errors import ServiceError
+
+        order = placed_order(user, "CPT", total="60.00")
+        with pytest.raises(ServiceError) as exc:
+            order_transition(order_id=order.pk, to=Order.State.REFUNDED, actor="test")
+        assert type(exc.value) is IllegalTransition
+        assert exc.value.message == "An order cannot go from pending to refunded."
+
     def test_a_state_among_the_fields_is_refused(self, user):
         order = placed_order(user, "CPT", total="60.00")
         payment = Payment.objects.create(order=order, amount=order.total)
