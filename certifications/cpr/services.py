@@ -21,6 +21,7 @@ from acsm_portal import clock, uploads
 from acsm_portal.errors import ServiceError
 
 from ..models import Certification, CprUpload, CprUploadFile, Cycle
+from ..tasks import send_cpr_decision_email
 
 REVIEW_PERMISSION = "certifications.can_review_cpr"
 MAX_CARD_YEARS = 5
@@ -186,8 +187,6 @@ _VERBS = {State.PENDING: "submitted", State.APPROVED: "approved", State.REJECTED
 
 
 def _cpr_transition(*, upload_id: int, to: str, by, reason: str = "") -> tuple[CprUpload, bool]:
-    from ..tasks import send_cpr_decision_email
-
     with transaction.atomic():
         upload = CprUpload.objects.select_for_update().get(pk=upload_id)
         if upload.state == to:
