@@ -32,6 +32,7 @@ class AccountError(ServiceError):
 
 
 def password_set_path(*, user: User) -> str:
+    """The site path of the one-time link with which ``user`` sets a password (Django's reset token)."""
     from django.urls import reverse
 
     uid = urlsafe_base64_encode(force_bytes(user.pk))
@@ -155,6 +156,7 @@ def certificants_import(*, text: str) -> ImportReport:
 
 def billing_address_save(*, user: User, line1: str, line2: str, city: str, state: str, postal_code: str,
                          country: str) -> BillingAddress:
+    """Keep ``user``'s billing address (checkout prefills it), creating it the first time."""
     address, _ = BillingAddress.objects.update_or_create(
         user=user,
         defaults={"line1": line1, "line2": line2, "city": city, "state": state, "postal_code": postal_code,

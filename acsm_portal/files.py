@@ -11,7 +11,8 @@ def file_response(found, *, as_attachment: bool, content=None, content_type: str
     """A stored document (or its preview) with headers that keep a browser from running or sniffing it.
 
     ``found`` has ``file``, ``original_name`` and ``content_type`` (a ``CprUploadFile``); ``content`` (a file
-    object or bytes iterator) replaces the stored file, e.g. for a rendered preview.
+    object or bytes iterator) replaces the stored file, e.g. for a rendered preview or a certificate, and then
+    ``found`` may be None when ``content_type`` and ``filename`` are given.
     """
     response = FileResponse(
         content if content is not None else found.file.open("rb"),

@@ -97,15 +97,14 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60 if 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
-SHARED_CACHE = "LocMemCache" not in CACHES["default"]["BACKEND"]
-if SHARED_CACHE:
+if CACHES["default"]["BACKEND"].startswith("django_redis."):
     # The cache holds shared reference data and copies of sessions; it is never on the path of a write. When Redis
     # does not answer, a read is a miss after a short wait and a write is skipped: speed is lost, nothing else.
     CACHES["default"].setdefault("OPTIONS", {}).update({
         "IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 0.25, "SOCKET_TIMEOUT": 0.25,
     })
-# Sessions live in the database, with a copy in the cache to save the read.
-SESSION_ENGINE = "django.contrib.sessions.backends." + ("cached_db" if SHARED_CACHE else "db")
+# Sessions live in the database only: a copy in a cache that ignores its errors could outlive a log-out.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
@@ -177,6 +176,8 @@ if "EMAIL_URL" in env:
 else:
     EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.filebased.EmailBackend")
     EMAIL_FILE_PATH = env.path("EMAIL_FILE_PATH", default=VAR_DIR / "mail")
+# An SMTP server that hangs must not outlast a job's claim on its email (10 minutes): the send gives up first.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="MyACSM <no-reply@certification.example.org>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
@@ -188,6 +189,8 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BROKER_URL = CELERY_BROKER_URL or "memory://"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_SOFT_TIME_LIMIT = 240  # seconds: the longest job (a receipt with its PDF) takes a few
+CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="acsm")

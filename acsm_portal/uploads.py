@@ -75,6 +75,7 @@ def clean_name(name: str) -> str:
 
 
 def sniff(data: bytes) -> str | None:
+    """The kind the leading bytes announce (``PDF``, ``JPEG`` or ``PNG``), or None for anything else."""
     if data.startswith(b"%PDF-"):
         return PDF
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
@@ -125,7 +126,7 @@ def _check_pdf(shown: str, data: bytes) -> None:
     if not pages:
         raise UploadRefused(f"“{shown}” has no pages.")
     if pages > MAX_PDF_PAGES:
-        raise UploadRefused(f"“{shown}” has {pages} pages; a CPR/AED card upload may have at most {MAX_PDF_PAGES}.")
+        raise UploadRefused(f"“{shown}” has {pages} pages; an upload may have at most {MAX_PDF_PAGES}.")
 
 
 def _check_image(shown: str, data: bytes, kind: str) -> None:

@@ -30,7 +30,7 @@ class CECEntryAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         """Through the service: staff-added credits are staff-sourced (see ``cec_save_by_staff``); the model's
         constraints have already refused units of 0 or less in the form."""
-        cec_save_by_staff(entry=obj, adding=not change, today=clock.today())
+        cec_save_by_staff(entry=obj, adding=not change, today=clock.today_for(obj.user))
 
     @admin.display(description="Member ID", ordering="user__member_id")
     def member_id(self, obj):

@@ -123,7 +123,7 @@ def cec_delete(*, entry: CECEntry, cycles: Cycles) -> None:
 
 def cec_save_by_staff(*, entry: CECEntry, adding: bool, today: date) -> CECEntry:
     """Save a credit staff added or corrected in the admin. A credit staff add is ``staff``-sourced, reported on
-    ``today`` (the portal's date), and the certificant can neither change nor delete it; its CECs are converted
+    ``today`` (the certificant's date), and the certificant can neither change nor delete it; its CECs are converted
     from its units (``rules.to_cecs``) either way. Raises ``CECError`` for units that make no CECs."""
     if entry.units is None or entry.units <= 0:
         raise CECError("Credits earned must be more than 0.", field="units")

@@ -1,7 +1,11 @@
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
+
+from acsm_portal.admin import ReadOnlyAdminMixin
 
 from .cpr import admin as cpr_admin  # noqa: F401  (registers the CPR/AED card review)
-from .models import Certification, CertificationType, Cycle
+from .models import Certificate, Certification, CertificationType, Cycle
 
 
 @admin.register(CertificationType)
@@ -43,13 +47,6 @@ class CycleAdmin(admin.ModelAdmin):
 
 
 # Certificates ---------------------------------------------------------------
-
-from django.urls import reverse  # noqa: E402
-from django.utils.html import format_html  # noqa: E402
-
-from acsm_portal.admin import ReadOnlyAdminMixin  # noqa: E402
-
-from .models import Certificate  # noqa: E402
 
 
 @admin.register(Certificate)

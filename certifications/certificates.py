@@ -94,7 +94,8 @@ def certificates_unrendered_requeue(*, after: timedelta) -> list[int]:
     """Queue the render of every certificate issued more than ``after`` ago and not rendered yet (its job was
     lost: a worker died, the broker dropped it, every retry failed). Returns their ids, oldest first."""
     lost = list(
-        Certificate.objects.filter(rendered_at__isnull=True, created_at__lte=clock.now() - after)
+        Certificate.objects.filter(rendered_at__isnull=True, created_at__lte=clock.now() - after,
+                                   created_at__gte=clock.now() - timedelta(days=7))
         .order_by("created_at", "pk").values_list("pk", flat=True)
     )
     for certificate_id in lost:

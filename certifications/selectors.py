@@ -89,10 +89,12 @@ def earliest_start(cycles, today: date) -> date:
     return min((c.start for c in cycles), default=today)
 
 
-def standing(*, cycles, credits: list[cec_rules.Credit], today: date, notes: bool = False) -> Standing:
-    """The tile of each of ``cycles`` (from ``tile_cycles``) on ``today`` (the person's date), counting ``credits``;
-    with ``notes``, also why each credit counts in part or not at all, per certification."""
-    caps = cap_rules()
+def standing(*, cycles, credits: list[cec_rules.Credit], today: date, notes: bool = False,
+             caps: dict[str, Decimal] | None = None) -> Standing:
+    """The tile of each of ``cycles`` (from ``tile_cycles``) on ``today`` (the person's date), counting ``credits``
+    under the yearly ``caps`` (default ``cap_rules()``); with ``notes``, also why each credit counts in part or not
+    at all, per certification."""
+    caps = cap_rules() if caps is None else caps
     labels = dict(CreditFormat.choices)
     tiles: list[Tile] = []
     found: dict[int, list[str]] = {c.id: [] for c in credits} if notes else {}

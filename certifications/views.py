@@ -1,7 +1,9 @@
 """Certificates for their holders."""
 
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.views.decorators.http import require_GET
+
+from acsm_portal.files import file_response
 
 from .certificates import certificate_render
 from .selectors import certificate_for
@@ -14,8 +16,5 @@ def certificate_download(request, number: str):
     if certificate is None:
         raise Http404("No such certificate.")
     certificate = certificate_render(certificate_id=certificate.pk)
-    response = FileResponse(certificate.pdf.open("rb"), content_type="application/pdf", as_attachment=True,
-                            filename=f"certificate-{certificate.number}.pdf")
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return file_response(None, as_attachment=True, content=certificate.pdf.open("rb"),
+                         content_type="application/pdf", filename=f"certificate-{certificate.number}.pdf")

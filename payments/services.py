@@ -393,6 +393,10 @@ def order_receipt_send(*, order_id: int) -> str:
 LOST_AFTER = timedelta(minutes=10)
 
 
+# Older lost jobs are left to staff (the admin lists show them): a receipt weeks late helps nobody.
+SWEEP_WINDOW = timedelta(days=7)
+
+
 def lost_jobs_requeue(*, after: timedelta = LOST_AFTER) -> dict[str, list[int]]:
     """Queue again the follow-up jobs of paid orders that went missing: the receipt of every order paid more than
     ``after`` ago and not emailed (unless a worker took it on less than ``after`` ago), and the PDF of every
@@ -402,7 +406,8 @@ def lost_jobs_requeue(*, after: timedelta = LOST_AFTER) -> dict[str, list[int]]:
     """
     cutoff = clock.now() - after
     receipts = list(
-        Order.objects.filter(state=Order.State.PAID, receipt_emailed_at__isnull=True, paid_at__lte=cutoff)
+        Order.objects.filter(state=Order.State.PAID, receipt_emailed_at__isnull=True, paid_at__lte=cutoff,
+                             paid_at__gte=clock.now() - SWEEP_WINDOW)
         .filter(Q(receipt_claimed_at__isnull=True) | Q(receipt_claimed_at__lte=cutoff))
         .order_by("paid_at", "pk").values_list("pk", flat=True)
     )
@@ -486,5 +491,8 @@ def payment_refund(*, payment_id: int, amount: Decimal, by, reason: str = "") ->
         payment = Payment.objects.select_for_update().get(pk=payment_id)
         if payment.refunded_amount == payment.amount:
             payment_transition(payment_id=payment.pk, to=rules.REFUNDED, actor=f"staff:{by.pk}", note=reason)
-            order_transition(order_id=payment.order_id, to=Order.State.REFUNDED, actor=f"staff:{by.pk}", note=reason)
+            if Order.objects.filter(pk=payment.order_id, state=Order.State.PAID).exists():
+                # A charge that came in for a canceled order is refunded; the order stays canceled.
+                order_transition(order_id=payment.order_id, to=Order.State.REFUNDED, actor=f"staff:{by.pk}",
+                                 note=reason)
     return refund

@@ -69,7 +69,7 @@ def reference_data(request, _django_db_marker):
 
     certification_types_ensure(CertificationType)
     yearly_caps_ensure(YearlyCap)
-    cache_clear()  # cached reference data, users and dashboards start fresh with each test's database
+    cache_clear()  # cached reference data starts fresh with each test's database
 
 
 @pytest.fixture

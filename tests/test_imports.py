@@ -116,6 +116,14 @@ def test_the_shared_helpers_import_no_app():
     assert offending == []
 
 
+def test_no_app_imports_what_composes_the_apps():
+    offending = sorted(
+        (module, target) for module, targets in import_graph().items() for target in targets
+        if _app(module) in APPS and target.startswith(COMPOSERS)
+    )
+    assert offending == []
+
+
 def test_the_walk_finds_what_it_should():
     graph = import_graph()
     assert "certifications.selectors" in graph["acsm_portal.dashboard.selectors"]

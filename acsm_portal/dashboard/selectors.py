@@ -51,7 +51,8 @@ def dashboard_for(*, user, today: date) -> Dashboard:
     entries = list(CECEntry.objects.filter(user=user, date_earned__gte=earliest_start(cycles, today))
                    .order_by("-date_earned", "-id"))
     credits = [cec_rules.Credit(e.id, e.date_earned, e.cecs, e.format) for e in entries]
-    found = standing(cycles=cycles, credits=credits, today=today, notes=True)
+    caps = cap_rules()
+    found = standing(cycles=cycles, credits=credits, today=today, notes=True, caps=caps)
     editable_cycles = [
         (c.start, c.end) for c in cycles
         if rules.cycle_status(start=c.start, end=c.end, today=today) in (rules.Status.IN_PROCESS, rules.Status.GRACE)
@@ -74,7 +75,7 @@ def dashboard_for(*, user, today: date) -> Dashboard:
             edit_url=edit_url.replace("/0/", f"/{e.pk}/") if editable else "",
             delete_url=delete_url.replace("/0/", f"/{e.pk}/") if editable else "",
         ))
-    return Dashboard(tiles=found.tiles, rows=rows, caps_note=caps_note(cap_rules()))
+    return Dashboard(tiles=found.tiles, rows=rows, caps_note=caps_note(caps))
 
 
 def caps_note(caps: dict) -> str:

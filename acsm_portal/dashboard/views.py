@@ -34,6 +34,7 @@ def dashboard(request):
 
 @require_http_methods(["GET", "POST"])
 def report(request):
+    """Report CECs: the form, and on a valid POST the credit recorded into a cycle open for reporting."""
     form = CECForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         today = clock.today_for(request.user)
@@ -50,6 +51,7 @@ def report(request):
 
 @require_http_methods(["GET", "POST"])
 def edit(request, pk: int):
+    """Change one of the person's own self-reported credits (another person's answers 404)."""
     entry = get_object_or_404(CECEntry, pk=pk, user=request.user)
     form = CECForm(request.POST or None, instance=entry)
     if request.method == "POST" and form.is_valid():
@@ -67,6 +69,7 @@ def edit(request, pk: int):
 
 @require_http_methods(["GET", "POST"])
 def delete(request, pk: int):
+    """Confirm, then delete one of the person's own self-reported credits (another person's answers 404)."""
     entry = get_object_or_404(CECEntry, pk=pk, user=request.user)
     if request.method == "POST":
         today = clock.today_for(request.user)

@@ -22,6 +22,8 @@ class CprMaintenance:
 
 
 def cpr_maintenance_for(*, certification: Certification) -> CprMaintenance:
+    """What the Certification Maintenance page shows: the draft's files and the latest submitted card of the open
+    cycle (three queries)."""
     draft_files = list(
         CprUploadFile.objects.filter(upload__certification=certification, upload__state=CprUpload.State.DRAFT)
     )

@@ -10,12 +10,16 @@ import resource
 import subprocess
 import tempfile
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
 
 from acsm_portal import clock, uploads
 from acsm_portal.errors import ServiceError
@@ -251,13 +255,6 @@ def cpr_file_preview(*, stored: CprUploadFile) -> tuple[bytes, str] | None:
 
 
 # The decision email ----------------------------------------------------------
-
-from datetime import timedelta  # noqa: E402
-
-from django.conf import settings  # noqa: E402
-from django.core.mail import send_mail  # noqa: E402
-from django.template.loader import render_to_string  # noqa: E402
-from django.urls import reverse  # noqa: E402
 
 # How long a worker's claim on a decision email keeps others away: past it, the worker is taken for lost.
 DECISION_EMAIL_CLAIM = timedelta(minutes=10)

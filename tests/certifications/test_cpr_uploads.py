@@ -77,7 +77,7 @@ REFUSED = [
      "“card.pdf” is encrypted or password-protected. Save or print it as a new PDF without a password, "
      "or upload a photo of the card."),
     ("PDF of 11 pages", "card.pdf", lambda: pdf_bytes(pages=11),
-     "“card.pdf” has 11 pages; a CPR/AED card upload may have at most 10."),
+     "“card.pdf” has 11 pages; an upload may have at most 10."),
     ("huge-dimension PNG (decompression bomb)", "card.png", png_bomb,
      "“card.png” is 30,000 × 30,000 pixels; images may have at most 40 million pixels. "
      "Upload a smaller photo or scan."),

@@ -14,8 +14,7 @@ from certifications.models import CprUpload
 from payments.models import Order
 from tests.certifications.cpr_helpers import png_bytes, upload
 from tests.factories import certification_with_cycle
-from tests.payments.test_webhooks import post, requires_action_payment
-from tests.payments.helpers import intent_event
+from tests.payments.helpers import intent_event, post, requires_action_payment
 
 PASSWORD = "correct-horse-battery"
 
@@ -64,3 +63,13 @@ def test_a_webhook_confirms_a_payment(cache_down, client, user):
     assert (response.status_code, response.content.decode()) == (200, f"payment {payment.pk}: succeeded")
     order.refresh_from_db()
     assert order.state == Order.State.PAID
+
+
+@pytest.mark.django_db
+def test_a_log_out_while_the_cache_is_down_stays_a_log_out(cache_down, client, user, settings):
+    assert client.post(reverse("login"), {"username": user.email, "password": PASSWORD}).status_code == 302
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    client.post(reverse("logout"))
+    client.cookies[settings.SESSION_COOKIE_NAME] = cookie  # the old cookie, replayed
+    response = client.get(reverse("dashboard"))
+    assert response.status_code == 302 and response.url.startswith(reverse("login"))

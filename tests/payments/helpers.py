@@ -8,7 +8,7 @@ from django.conf import settings
 
 from acsm_portal import clock
 from cart.services import cart_add_renewal
-from payments.services import BillingInput, order_place
+from payments.services import BillingInput, order_place, payment_charge, payment_start
 from payments.stripe_gateway import client as stripe_client
 from tests.dates import cycle_around
 from tests.factories import renewable_certification
@@ -80,3 +80,21 @@ def paid_order_without_stripe(user, *codes: str, total: str):
     payment_transition(payment_id=payment.pk, to=rules.PROCESSING, actor="test")
     payment_transition(payment_id=payment.pk, to=rules.SUCCEEDED, actor="test")
     return order_transition(order_id=order.pk, to=Order.State.PAID, actor="test", paid_at=clock.now())
+
+
+URL = "/payments/stripe/webhook/"
+
+
+def post(client, event, secret=None, signature=None):
+    payload, header = signed(event, secret)
+    return client.post(URL, data=payload, content_type="application/json",
+                       headers={"Stripe-Signature": signature or header})
+
+
+def requires_action_payment(user):
+    """A payment left waiting for 3-D Secure, and its PaymentIntent at the emulator after authentication."""
+    order = placed_order(user, "CPT", total="60.00")
+    payment, _ = payment_start(order=order)
+    outcome = payment_charge(payment_id=payment.pk, user=user, payment_method=card(CARD_3DS))
+    intent_id = authenticate_3ds(outcome.client_secret)
+    return order, payment, stripe_client().v1.payment_intents.retrieve(intent_id)

@@ -92,3 +92,18 @@ def test_no_row_lock_is_held_while_the_email_is_sent(user, monkeypatch):
     assert order_receipt_send(order_id=order.pk) == "sent"
     assert seen == [("free", True, None)]  # claimed and committed, not yet marked sent, and not locked
     assert len(mail.outbox) == 1
+
+
+@pytest.mark.django_db
+def test_the_sweeper_leaves_receipts_older_than_its_window_to_staff(user, other_user, monkeypatch):
+    from payments import services
+
+    queued = []
+    monkeypatch.setattr(services.order_receipt_email, "delay", queued.append)
+    monkeypatch.setattr(services, "certificates_unrendered_requeue", lambda **kwargs: [])
+    recent = paid_order_without_stripe(user, "CPT", total="60.00")
+    Order.objects.filter(pk=recent.pk).update(paid_at=clock.now() - timedelta(hours=1))
+    old = paid_order_without_stripe(other_user, "EP", total="70.00")
+    Order.objects.filter(pk=old.pk).update(paid_at=clock.now() - services.SWEEP_WINDOW - timedelta(hours=1))
+    assert services.lost_jobs_requeue()["receipts"] == [recent.pk]
+    assert queued == [recent.pk]

@@ -209,6 +209,22 @@ class TestCharge:
         assert (payment.state, order.state, order.paid_at, cycle.state) == ("succeeded", "canceled", None, "open")
         assert f"Order {order.number} is canceled but payment {payment.pk} succeeded; refund it" in caplog.text
 
+    def test_a_charge_for_a_canceled_order_can_be_refunded_and_the_order_stays_canceled(self, user):
+        order = placed_order(user, "CPT", total="60.00")
+        payment, _ = payment_start(order=order)
+        intent = stripe_client().v1.payment_intents.create(params={
+            "amount": 6000, "currency": "usd", "payment_method": card(), "confirm": True})
+        payment_transition(payment_id=payment.pk, to=rules.PROCESSING, actor="test", stripe_payment_intent=intent.id)
+        payment_transition(payment_id=payment.pk, to=rules.FAILED, actor="test")
+        order_transition(order_id=order.pk, to=Order.State.CANCELED, actor="test")
+        payment_confirm(payment_id=payment.pk, amount_cents=6000, actor="webhook")
+        staff = UserFactory(is_staff=True)
+        refund = payment_refund(payment_id=payment.pk, amount=Decimal("60.00"), by=staff, reason="Charged after cancel")
+        payment.refresh_from_db()
+        order.refresh_from_db()
+        assert (refund.amount, refund.stripe_refund.startswith("re_")) == (Decimal("60.00"), True)
+        assert (payment.state, payment.refunded_amount, order.state) == ("refunded", Decimal("60.00"), "canceled")
+
     def test_amount_mismatch_is_not_paid(self, user):
         order = placed_order(user, "CPT", total="60.00")
         payment, _ = payment_start(order=order)

@@ -7,25 +7,9 @@ from payments.models import Order, Payment, WebhookEvent
 from payments.services import payment_charge, payment_start
 from payments.stripe_gateway import client as stripe_client
 from tests.conftest import stripe_webhook_register, stripe_webhooks_clear
-from tests.payments.helpers import CARD_3DS, authenticate_3ds, card, intent_event, placed_order, signed
+from tests.payments.helpers import URL, intent_event, placed_order, post, requires_action_payment, signed
 
 pytestmark = pytest.mark.usefixtures("localstripe")
-URL = "/payments/stripe/webhook/"
-
-
-def post(client, event, secret=None, signature=None):
-    payload, header = signed(event, secret)
-    return client.post(URL, data=payload, content_type="application/json",
-                       headers={"Stripe-Signature": signature or header})
-
-
-def requires_action_payment(user):
-    """A payment left waiting for 3-D Secure, and its PaymentIntent at the emulator after authentication."""
-    order = placed_order(user, "CPT", total="60.00")
-    payment, _ = payment_start(order=order)
-    outcome = payment_charge(payment_id=payment.pk, user=user, payment_method=card(CARD_3DS))
-    intent_id = authenticate_3ds(outcome.client_secret)
-    return order, payment, stripe_client().v1.payment_intents.retrieve(intent_id)
 
 
 @pytest.mark.django_db
