@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_FLOOR, Decimal
 
-from acsm_portal.formats import format_date, format_range  # noqa: F401  (format_date: the rules' date style)
+from acsm_portal.formats import format_range
 from cecs.rules import format_cecs
 
 

@@ -7,6 +7,7 @@ from datetime import date
 from django.db.models import Exists, OuterRef
 from django.urls import reverse
 
+from acsm_portal.formats import format_date
 from cart.models import CartLine
 from cecs import rules as cec_rules
 from cecs.models import CECEntry, CreditFormat, CreditType
@@ -67,8 +68,8 @@ def dashboard_for(*, user, today: date) -> Dashboard:
             entry=e,
             notes=tuple(found.notes[e.id]),
             editable=editable,
-            earned=rules.format_date(e.date_earned),
-            reported=rules.format_date(e.date_reported),
+            earned=format_date(e.date_earned),
+            reported=format_date(e.date_reported),
             cecs=cec_rules.format_cecs(e.cecs),
             format_label=labels.get(e.format, e.format),
             credit_label=credit_labels.get(e.credit_type, e.credit_type),

@@ -10,7 +10,7 @@ from django.urls import reverse
 from acsm_portal.demo import DEMO_CERTIFICANT, DEMO_WEST, demo_seed
 from acsm_portal import clock
 from cecs.models import CECEntry
-from certifications.rules import format_date
+from acsm_portal.formats import format_date
 from tests.pages import text, tile
 
 YEAR = clock.today().year

@@ -22,7 +22,8 @@ from acsm_portal import clock
 from cart.models import CartLine
 from cecs.models import CECEntry
 from certifications.models import CprUpload
-from certifications.rules import Status, format_date, grace_ends
+from acsm_portal.formats import format_date
+from certifications.rules import Status, grace_ends
 from certifications.cpr.services import CardDetails, CprError, cpr_upload_add_file, cpr_upload_submit
 from tests.certifications.cpr_helpers import png_bytes
 from tests.factories import UserFactory, renewable_certification
