@@ -177,11 +177,11 @@ def zone_label_for(person) -> str:
 
 
 def deadline_text(day: date, person) -> str:
-    """A deadline on ``day`` said in ``person``'s time: "12/31/2026 at 11:59 PM Pacific time"."""
+    """A deadline on ``day`` said in ``person``'s time: "12/31/Y at 11:59 PM Pacific time" (Y the year)."""
     return f"{day.month}/{day.day}/{day.year} at 11:59 PM {zone_label_for(person)}"
 
 
 def moment_text(at: datetime, person) -> str:
-    """An aware instant ``at`` as ``person`` reads it on their own clock: "1/1/2027 12:03 AM Pacific time"."""
+    """An aware instant ``at`` as ``person`` reads it on their own clock: "1/1/Y 12:03 AM Pacific time"."""
     local = at.astimezone(zone_for(person))
     return f"{local.month}/{local.day}/{local.year} {local:%-I:%M %p} {zone_label_for(person)}"

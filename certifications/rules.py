@@ -133,5 +133,5 @@ def date_in_cycles(day: date, cycles: list[tuple[date, date]]) -> bool:
 
 
 def format_cycle(start: date, end: date) -> str:
-    """A cycle as tiles show it: "1/1/2024 - 12/31/2026"."""
+    """A cycle as tiles show it: its first and last days, "1/1/Y - 12/31/Y" with their years."""
     return format_range(start, end)
