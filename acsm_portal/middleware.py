@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.utils import timezone
+from django.utils.cache import patch_cache_control
 
 from . import clock
 
@@ -20,6 +21,28 @@ class PersonTimeZoneMiddleware:
             return self.get_response(request)
         finally:
             timezone.deactivate()
+
+
+class PrivatePagesMiddleware:
+    """Nothing shown to a logged-in person is kept in a browser's or a proxy's cache.
+
+    Pages, PDFs and files for a signed-in person carry ``Cache-Control: no-store, private``
+    so they cannot be read back from a shared computer's cache after logout. A view's own
+    directives are kept (``never_cache`` adds ``no-store`` already); ``no-store`` and
+    ``private`` are added to them, and ``public`` dropped. Anonymous pages (login, public
+    ones) are left alone: they hold nothing personal. Static files never get here
+    (WhiteNoise answers first).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            patch_cache_control(response, no_store=True, private=True)
+        return response
 
 
 class ContentSecurityPolicyMiddleware:
