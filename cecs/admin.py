@@ -1,20 +1,21 @@
 from django.contrib import admin
 
 from acsm_portal import clock
+from acsm_portal.fields import FiniteDecimalAdminMixin
 
 from .models import CECEntry, YearlyCap
 from .services import cec_save_by_staff
 
 
 @admin.register(YearlyCap)
-class YearlyCapAdmin(admin.ModelAdmin):
+class YearlyCapAdmin(FiniteDecimalAdminMixin, admin.ModelAdmin):
     list_display = ("format", "max_cecs")
     list_editable = ("max_cecs",)
     list_display_links = ("format",)
 
 
 @admin.register(CECEntry)
-class CECEntryAdmin(admin.ModelAdmin):
+class CECEntryAdmin(FiniteDecimalAdminMixin, admin.ModelAdmin):
     list_display = ("date_earned", "member_id", "user", "cecs", "course_name", "format", "credit_type", "source",
                     "date_reported")
     list_filter = ("format", "credit_type", "source", "date_earned")

@@ -2,6 +2,8 @@ from decimal import Decimal
 
 from django import forms
 
+from acsm_portal.fields import finite_decimal_formfield
+
 from .models import CECEntry
 from .services import CECInput
 
@@ -11,6 +13,7 @@ class CECForm(forms.ModelForm):
 
     class Meta:
         model = CECEntry
+        formfield_callback = finite_decimal_formfield
         fields = ["date_earned", "units", "credit_type", "course_name", "provider", "format"]
         labels = {
             "date_earned": "Date Earned",

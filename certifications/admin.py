@@ -3,13 +3,14 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from acsm_portal.admin import ReadOnlyAdminMixin
+from acsm_portal.fields import FiniteDecimalAdminMixin
 
 from .cpr import admin as cpr_admin  # noqa: F401  (registers the CPR/AED card review)
 from .models import Certificate, Certification, CertificationType, Cycle
 
 
 @admin.register(CertificationType)
-class CertificationTypeAdmin(admin.ModelAdmin):
+class CertificationTypeAdmin(FiniteDecimalAdminMixin, admin.ModelAdmin):
     list_display = ("code", "name", "required_cecs", "renewal_fee", "late_fee", "cycle_years", "display_order")
     list_editable = ("required_cecs", "renewal_fee", "late_fee")
     ordering = ("display_order", "code")

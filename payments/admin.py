@@ -9,6 +9,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from acsm_portal.admin import ReadOnlyAdminMixin
+from acsm_portal.fields import FiniteDecimalField
 
 from .models import Order, OrderLine, OrderLog, Payment, PaymentLog, Refund, WebhookEvent
 from .services import PaymentError, payment_refund
@@ -67,7 +68,7 @@ class RefundInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 class RefundForm(forms.Form):
-    amount = forms.DecimalField(max_digits=10, decimal_places=2, min_value=Decimal("0.01"))
+    amount = FiniteDecimalField(max_digits=10, decimal_places=2, min_value=Decimal("0.01"))
     reason = forms.CharField(max_length=300)
 
 

@@ -1,10 +1,11 @@
-from decimal import Decimal, InvalidOperation
-
 from django import forms
 
 from accounts.models import BillingAddress
+from acsm_portal.fields import FiniteDecimalField
 
 from .services import BillingInput
+
+PAGE_INCOMPLETE = "The page was incomplete; please reload it."
 
 
 class BillingForm(forms.Form):
@@ -17,19 +18,17 @@ class BillingForm(forms.Form):
     country = forms.CharField(label="Country (2-letter code)", max_length=2, min_length=2, initial="US")
     save_to_profile = forms.BooleanField(label="Save this address to my profile", required=False, initial=True)
     # The total the person was shown; the server compares it with the total now.
-    expected_total = forms.CharField(widget=forms.HiddenInput)
+    # A person never types it, so every refusal says the same; the field refuses NaN, Infinity, exponents and
+    # over-long input before the total is ever compared.
+    expected_total = FiniteDecimalField(widget=forms.HiddenInput, max_digits=10, decimal_places=2, error_messages={
+        code: PAGE_INCOMPLETE for code in ("required", "invalid", "too_long", "max_digits", "max_decimal_places",
+                                           "max_whole_digits")})
 
     def clean_country(self):
         country = self.cleaned_data["country"].strip().upper()
         if not country.isalpha():
             raise forms.ValidationError("Use the two-letter country code, e.g. US.")
         return country
-
-    def clean_expected_total(self):
-        try:
-            return Decimal(self.cleaned_data["expected_total"])
-        except InvalidOperation:
-            raise forms.ValidationError("The page was incomplete; please reload it.") from None
 
     def billing(self) -> BillingInput:
         d = self.cleaned_data

@@ -58,7 +58,7 @@ class TestReport:
         ({"units": "61"}, "One entry can hold at most 60 CECs (this is 61); report a longer course as several entries."),
         ({"units": "7", "credit_type": "ceu"},
          "One entry can hold at most 60 CECs (this is 70); report a longer course as several entries."),
-        ({"units": "abc"}, "Enter a number."),
+        ({"units": "abc"}, "Enter a number such as 12.5."),
         ({"course_name": "   "}, "This field is required."),
         ({"course_name": "x" * 201}, "Ensure this value has at most 200 characters (it has 201)."),
         ({"format": "napping"}, "Select a valid choice. napping is not one of the available choices."),
