@@ -96,7 +96,7 @@
       if (!started.ok) {
         if (started.body.errors) showFieldErrors(started.body.errors);
         else showError(started.body.error || started.body.message);
-        if (started.status !== 400) status.textContent = "";
+        status.textContent = "";  // field errors or a refusal: nothing is being processed
         return;
       }
       const start = started.body;
