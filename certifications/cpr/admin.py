@@ -11,14 +11,17 @@ from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from .forms import CprRejectForm
 from ..models import CprUpload, CprUploadFile
+from .selectors import cpr_file_facts
 from .services import REVIEW_PERMISSION, CprError, cpr_file_preview, cpr_upload_approve, cpr_upload_reject
 from acsm_portal.files import file_response
-from acsm_portal.uploads import PDF
+from acsm_portal.uploads import ACTIVE_CONTENT_REFUSALS, JPEG, PDF
 
+KIND_NAMES = {PDF: "PDF", JPEG: "JPEG image"}
 
 
 class CprStatusFilter(admin.SimpleListFilter):
@@ -128,24 +131,11 @@ class CprUploadAdmin(admin.ModelAdmin):
 
     @admin.display(description="Files")
     def previews(self, obj):
+        """Every file the certificant sent, each PDF page by page, with its name, kind, size, hash and download."""
         files = list(obj.files.all())
         if not files:
             return "No files."
-        return format_html_join(
-            "",
-            '<figure class="cpr-preview"><a href="{}"><img src="{}" width="360" alt="Preview of {}" '
-            'loading="lazy"></a><figcaption>{} · {} · {} · SHA-256 {}… · <a href="{}">Download</a></figcaption>'
-            "</figure>",
-            (
-                (
-                    reverse("cpr_file_download", args=[f.key]),
-                    reverse("admin:certifications_cprupload_preview", args=[f.key]),
-                    f.original_name, f.original_name, "PDF" if f.content_type == PDF else "image",
-                    f.size_label, f.sha256[:12], reverse("cpr_file_download", args=[f.key]),
-                )
-                for f in files
-            ),
-        )
+        return mark_safe("".join(_file_preview(f) for f in files))
 
     def get_urls(self):
         view = self.admin_site.admin_view
@@ -237,12 +227,53 @@ class CprUploadAdmin(admin.ModelAdmin):
         )
         if stored is None:
             raise Http404("No such file.")
-        preview = cpr_file_preview(stored=stored)
+        try:
+            page = int(request.GET.get("page", "1"))
+        except ValueError:
+            raise Http404("No such page.") from None
+        preview = cpr_file_preview(stored=stored, page=page)
         if preview is None:
-            raise Http404("No preview for this file; download it instead.")
+            raise Http404("No preview for this page; download the file instead.")
         data, content_type = preview
         return file_response(stored, as_attachment=False, content=io.BytesIO(data), content_type=content_type,
-                             filename=f"preview-{stored.key.hex}.{content_type.split('/')[1]}")
+                             filename=f"preview-{stored.key.hex}-page{page}.{content_type.split('/')[1]}")
+
+
+def _file_preview(stored: CprUploadFile) -> str:
+    """One file on the review page: a heading line, a warning for a PDF that can do more than show its pages, and
+    an image of every page (a PDF's pages rendered one by one; an image as itself)."""
+    facts = cpr_file_facts(stored=stored)
+    pages = max(facts.pages, 1)
+    preview = reverse("admin:certifications_cprupload_preview", args=[stored.key])
+    download = reverse("cpr_file_download", args=[stored.key])
+    kind = KIND_NAMES.get(stored.content_type, "PNG image")
+    if stored.content_type == PDF:
+        kind = f"PDF, {pages} page{'s' if pages != 1 else ''}"
+    head = format_html(
+        '<p class="cpr-file-head"><strong>{}</strong> · {} · {} · SHA-256 {}… · <a href="{}">Download</a></p>',
+        stored.original_name, kind, stored.size_label, stored.sha256[:12], download,
+    )
+    warning = format_html(
+        '<p class="cpr-file-warning errornote">This PDF {} (it was uploaded before such PDFs were refused). Review it '
+        "from the page images below and do not open the download in a PDF reader; if it is needed, ask the "
+        "certificant for the card printed to a new PDF, or a photo of it.</p>",
+        ACTIVE_CONTENT_REFUSALS[facts.active_content],
+    ) if facts.active_content else ""
+    if pages == 1:
+        figures = format_html(
+            '<figure class="cpr-preview"><a href="{}?page=1"><img src="{}?page=1" width="360" alt="Preview of {}" '
+            'loading="lazy"></a></figure>',
+            preview, preview, stored.original_name,
+        )
+    else:
+        figures = format_html_join(
+            "",
+            '<figure class="cpr-preview"><a href="{}?page={}"><img src="{}?page={}" width="360" '
+            'alt="Page {} of {} of {}" loading="lazy"></a><figcaption>Page {} of {}</figcaption></figure>',
+            ((preview, n, preview, n, n, pages, stored.original_name, n, pages) for n in range(1, pages + 1)),
+        )
+    return format_html('<section class="cpr-file" aria-label="{}">{}{}<div class="cpr-pages">{}</div></section>',
+                       stored.original_name, head, warning, figures)
 
 
 def _label(upload: CprUpload) -> str:

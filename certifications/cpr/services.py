@@ -215,8 +215,11 @@ def _cpr_transition(*, upload_id: int, to: str, by, reason: str = "") -> tuple[C
 PREVIEW_WIDTH = 900
 
 
-def _render_pdf_first_page(data: bytes) -> bytes | None:
-    """The first page of a PDF as PNG, by poppler's ``pdftoppm`` in a time- and memory-limited child process."""
+def _render_pdf_page(data: bytes, page: int) -> bytes | None:
+    """Page ``page`` (from 1) of a PDF as PNG, by poppler's ``pdftoppm`` in a time- and memory-limited child process.
+
+    None when the page does not exist or the PDF cannot be rendered.
+    """
     def limits():
         resource.setrlimit(resource.RLIMIT_CPU, (20, 20))
         resource.setrlimit(resource.RLIMIT_AS, (1024 * 1024 * 1024, 1024 * 1024 * 1024))
@@ -226,27 +229,33 @@ def _render_pdf_first_page(data: bytes) -> bytes | None:
         source.write_bytes(data)
         try:
             subprocess.run(
-                ["pdftoppm", "-png", "-f", "1", "-l", "1", "-singlefile", "-scale-to", str(PREVIEW_WIDTH),
+                ["pdftoppm", "-png", "-f", str(page), "-l", str(page), "-singlefile", "-scale-to", str(PREVIEW_WIDTH),
                  str(source), str(Path(tmp) / "page")],
                 check=True, timeout=30, capture_output=True, preexec_fn=limits,
             )
         except (OSError, subprocess.SubprocessError):
             return None
-        page = Path(tmp) / "page.png"
-        return page.read_bytes() if page.exists() else None
+        rendered = Path(tmp) / "page.png"
+        return rendered.read_bytes() if rendered.exists() else None
 
 
-def cpr_file_preview(*, stored: CprUploadFile) -> tuple[bytes, str] | None:
-    """An image staff can look at inline: the image itself, or a PDF's first page rendered once and kept."""
+def cpr_file_preview(*, stored: CprUploadFile, page: int = 1) -> tuple[bytes, str] | None:
+    """An image staff can look at inline: ``(bytes, content type)`` of the image itself, or of page ``page`` (from 1)
+    of a PDF, rendered once and kept under ``cpr-previews/``. None when there is no such page or it cannot be
+    rendered."""
     if stored.is_image:
+        if page != 1:
+            return None
         with stored.file.open("rb") as fh:
             return fh.read(), stored.content_type
-    name = f"cpr-previews/{stored.key.hex}.png"
+    if not 1 <= page <= uploads.MAX_PDF_PAGES:
+        return None
+    name = f"cpr-previews/{stored.key.hex}-page{page}.png"
     if default_storage.exists(name):
         with default_storage.open(name, "rb") as fh:
             return fh.read(), "image/png"
     with stored.file.open("rb") as fh:
-        png = _render_pdf_first_page(fh.read())
+        png = _render_pdf_page(fh.read(), page)
     if png is None:
         return None
     if not default_storage.exists(name):

@@ -13,7 +13,7 @@ from certifications.cpr.services import cpr_upload_add_file
 from tests.factories import UserFactory, certification_with_cycle
 from tests.pages import text
 
-from .cpr_helpers import pdf_bytes, png_bytes, reviewer, submitted
+from .cpr_helpers import pdf_bytes, pdf_with_script, png_bytes, reviewer, submitted, text_pdf
 
 CHANGELIST = reverse("admin:certifications_cprupload_changelist")
 
@@ -100,7 +100,7 @@ class TestReviewPage:
         assert response.status_code == 200
         html = response.content.decode()
         for f in card.files.all():
-            assert f'src="{reverse("admin:certifications_cprupload_preview", args=[f.key])}"' in html
+            assert f'src="{reverse("admin:certifications_cprupload_preview", args=[f.key])}?page=1"' in html
             assert f'href="{reverse("cpr_file_download", args=[f.key])}"' in html
         assert 'alt="Preview of front &lt;1&gt;.png"' in html
         page = text(html)
@@ -132,7 +132,51 @@ class TestReviewPage:
         rendered = b"".join(response.streaming_content)
         assert rendered.startswith(b"\x89PNG\r\n\x1a\n")
         assert response["Content-Type"] == "image/png"
-        assert default_storage.exists(f"cpr-previews/{pdf_file.key.hex}.png")
+        assert default_storage.exists(f"cpr-previews/{pdf_file.key.hex}-page1.png")
+
+    def test_every_page_of_a_pdf_is_shown_to_staff(self, staff_client, user):
+        certification = certification_with_cycle(user, "CPT")
+        cpr_upload_add_file(certification=certification, user=user, name="card.pdf",
+                            data=text_pdf("Front of the card", "Back of the card", "Skills check sheet"))
+        card = submitted(certification, files=0)
+        stored = card.files.get()
+        preview = reverse("admin:certifications_cprupload_preview", args=[stored.key])
+        html = staff_client.get(reverse("admin:certifications_cprupload_change", args=[card.pk])).content.decode()
+        for n in (1, 2, 3):
+            assert f'<img src="{preview}?page={n}" width="360" alt="Page {n} of 3 of card.pdf"' in html
+            assert f"<figcaption>Page {n} of 3</figcaption>" in html
+        assert f"{preview}?page=4" not in html
+        assert "card.pdf · PDF, 3 pages · " in text(html)
+
+        pages = []
+        for n in (1, 2, 3):
+            response = staff_client.get(preview, {"page": n})
+            assert response.status_code == 200
+            assert response["Content-Type"] == "image/png"
+            pages.append(b"".join(response.streaming_content))
+            assert pages[-1].startswith(b"\x89PNG\r\n\x1a\n")
+            assert default_storage.exists(f"cpr-previews/{stored.key.hex}-page{n}.png")
+        assert len(set(pages)) == 3  # three different pages, not page 1 three times
+        for missing in ("4", "0", "-1", "two"):
+            assert staff_client.get(preview, {"page": missing}).status_code == 404
+
+    def test_an_image_has_one_page(self, staff_client, user):
+        certification = certification_with_cycle(user, "CPT")
+        card = submitted(certification)
+        preview = reverse("admin:certifications_cprupload_preview", args=[card.files.get().key])
+        assert staff_client.get(preview, {"page": 1}).status_code == 200
+        assert staff_client.get(preview, {"page": 2}).status_code == 404
+
+    def test_a_pdf_kept_from_before_active_pdfs_were_refused_is_flagged(self, staff_client, user):
+        certification = certification_with_cycle(user, "CPT")
+        stored = cpr_upload_add_file(certification=certification, user=user, name="card.pdf", data=pdf_bytes())
+        with default_storage.open(stored.file.name, "wb") as fh:  # as it was stored before the check existed
+            fh.write(pdf_with_script())
+        card = submitted(certification, files=0)
+        page = text(staff_client.get(reverse("admin:certifications_cprupload_change", args=[card.pk])).content.decode())
+        assert ("This PDF contains JavaScript or other code that runs in a PDF reader (it was uploaded before such "
+                "PDFs were refused). Review it from the page images below and do not open the download in a PDF "
+                "reader") in page
 
     def test_drafts_have_no_preview(self, staff_client, user):
         certification = certification_with_cycle(user, "CPT")

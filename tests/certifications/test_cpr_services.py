@@ -20,7 +20,7 @@ from certifications.cpr.services import (
 )
 from tests.factories import UserFactory, certification_with_cycle
 
-from .cpr_helpers import details, jpeg_bytes, pdf_bytes, png_bytes, reviewer, submitted
+from .cpr_helpers import details, jpeg_bytes, pdf_bytes, pdf_with_script, png_bytes, reviewer, submitted
 
 Y = clock.today().year
 TODAY = date(Y, 3, 10)  # the services are handed ``today``: a day inside the default cycle (around the clock's today)
@@ -76,9 +76,9 @@ class TestDraft:
     def test_a_refused_file_saves_nothing(self, cpt):
         before = sorted((PRIVATE_ROOT / "cpr").glob("*"))
         with pytest.raises(CprError) as refused:
-            add(cpt, "card.pdf", png_bytes())
+            add(cpt, "card.pdf", pdf_with_script())
         assert refused.value.field == "files"
-        assert refused.value.message.startswith("“card.pdf” is a PNG image")
+        assert refused.value.message.startswith("“card.pdf” contains JavaScript")
         assert not CprUpload.objects.exists()
         assert not CprUploadFile.objects.exists()
         assert sorted((PRIVATE_ROOT / "cpr").glob("*")) == before

@@ -1,5 +1,6 @@
 """The Certification Maintenance page, the upload endpoint, Remove All and file downloads."""
 
+import io
 import re
 from datetime import timedelta
 from urllib.parse import quote
@@ -7,6 +8,7 @@ from urllib.parse import quote
 import pytest
 from django.test import Client
 from django.urls import reverse
+from PIL import Image
 
 from acsm_portal import clock
 from certifications.cpr import views as cert_views
@@ -16,7 +18,22 @@ from acsm_portal.uploads import MAX_FILE_BYTES, format_size
 from tests.factories import UserFactory, certification_with_cycle
 from tests.pages import text
 
-from .cpr_helpers import jpeg_bytes, pdf_bytes, png_bytes, png_of_size, reviewer, submitted, upload
+from .cpr_helpers import (
+    heic_bytes,
+    jpeg_bytes,
+    pdf_bytes,
+    pdf_with_attachment,
+    pdf_with_script,
+    png_bytes,
+    png_of_size,
+    reviewer,
+    submitted,
+    upload,
+)
+
+PRINT_AGAIN = ("Print it to a new PDF (in the Print dialog choose “Save as PDF”), or scan or photograph the card, "
+               "and upload that.")
+TOO_BIG = "is larger than 10 MB (10,485,760 bytes), the most a file may be. Upload a smaller photo or scan of the card."
 
 
 def maintenance(certification) -> str:
@@ -99,13 +116,13 @@ class TestUploadWithoutJavaScript:
     def test_a_refused_file_says_why_and_keeps_the_rest_of_the_form(self, user_client, cpt):
         response = user_client.post(maintenance(cpt), {
             "action": "upload",
-            "files": [upload("card.pdf", png_bytes(), "application/pdf"), upload("good.png", png_bytes(seed=3))],
+            "files": [upload("card.pdf", pdf_with_script(), "application/pdf"), upload("good.png", png_bytes(seed=3))],
             **card_fields(issuing_organization="Heart & Stroke <Canada>"),
         })
         assert response.status_code == 400
         html = response.content.decode()
-        assert ("“card.pdf” is a PNG image, but its name ends in .pdf. Rename it to end in .png and upload it again."
-                in text(html))
+        assert (f"“card.pdf” contains JavaScript or other code that runs in a PDF reader, so it cannot be accepted. "
+                f"{PRINT_AGAIN}" in text(html))
         assert 'role="alert"' in html
         assert 'value="Heart &amp; Stroke &lt;Canada&gt;"' in html  # kept, and escaped
         assert list(CprUploadFile.objects.values_list("original_name", flat=True)) == ["good.png"]
@@ -127,8 +144,7 @@ class TestUploadWithoutJavaScript:
             "action": "upload", "files": [upload("big.png", png_of_size(MAX_FILE_BYTES + 1))],
         })
         assert response.status_code == 400
-        assert "“big.png” is larger than 10 MB (10,485,760 bytes), the most a file may be." in text(
-            response.content.decode())
+        assert f"“big.png” {TOO_BIG}" in text(response.content.decode())
         assert not CprUploadFile.objects.exists()
 
     def test_submit_uploads_chosen_files_and_submits_the_card(self, user_client, cpt):
@@ -213,7 +229,56 @@ class TestUploadEndpoint:
         response = user_client.post(reverse("cpr_file_upload", args=[cpt.pk]),
                                     {"file": upload("card.pdf", b"<html><script>alert(1)</script>")})
         assert response.status_code == 400
-        assert response.json() == {"error": "“card.pdf” is not a PDF, JPEG or PNG file."}
+        assert response.json() == {"error": "“card.pdf” is not a PDF, JPEG or PNG file. Upload the card as a PDF, "
+                                            "or a photo or scan of it (JPEG, PNG, or an iPhone’s HEIC)."}
+
+    @pytest.mark.parametrize("name", ["front.jfif", "front.jpe", "FRONT.JPG", "front"])
+    def test_a_jpeg_is_taken_whatever_its_name(self, user_client, cpt, name):
+        data = jpeg_bytes()
+        response = user_client.post(reverse("cpr_file_upload", args=[cpt.pk]),
+                                    {"file": upload(name, data, "application/octet-stream")})
+        assert response.status_code == 201
+        assert response.json()["file"]["name"] == name
+        stored = CprUploadFile.objects.get()
+        assert (stored.original_name, stored.content_type, stored.size) == (name, "image/jpeg", len(data))
+        assert stored.file.name == f"cpr/{stored.key.hex}.jpg"
+
+    def test_an_iphone_photo_is_taken_as_a_jpeg(self, user_client, cpt):
+        response = user_client.post(reverse("cpr_file_upload", args=[cpt.pk]),
+                                    {"file": upload("IMG_4821.HEIC", heic_bytes(), "image/heic")})
+        assert response.status_code == 201
+        stored = CprUploadFile.objects.get()
+        assert (stored.original_name, stored.content_type) == ("IMG_4821.HEIC", "image/jpeg")
+        assert response.json()["file"]["name"] == "IMG_4821.HEIC"
+        assert response.json()["file"]["size"] == stored.size
+
+
+@pytest.mark.django_db
+class TestActivePdfsOnEveryPath:
+    """A PDF that could run something in staff's PDF reader is refused, however it arrives."""
+
+    SCRIPT = ("“card.pdf” contains JavaScript or other code that runs in a PDF reader, so it cannot be accepted. "
+              f"{PRINT_AGAIN}")
+    ATTACHED = ("“card.pdf” has other files attached inside it (staff review only what is on its pages), so it cannot "
+                f"be accepted. {PRINT_AGAIN}")
+
+    @pytest.mark.parametrize(("make", "message"), [(pdf_with_script, SCRIPT), (pdf_with_attachment, ATTACHED)])
+    def test_the_upload_endpoint(self, user_client, cpt, make, message):
+        response = user_client.post(reverse("cpr_file_upload", args=[cpt.pk]),
+                                    {"file": upload("card.pdf", make(), "application/pdf")})
+        assert response.status_code == 400
+        assert response.json() == {"error": message}
+        assert not CprUploadFile.objects.exists()
+
+    @pytest.mark.parametrize("action", ["upload", "submit"])
+    def test_the_form_without_javascript(self, user_client, cpt, action):
+        response = user_client.post(maintenance(cpt), {
+            "action": action, "files": [upload("card.pdf", pdf_with_script(), "application/pdf")], **card_fields(),
+        })
+        assert response.status_code == 400
+        assert self.SCRIPT in text(response.content.decode())
+        assert not CprUploadFile.objects.exists()
+        assert not CprUpload.objects.exclude(state=CprUpload.State.DRAFT).exists()
 
     def test_it_checks_the_csrf_token(self, user, cpt):
         strict = Client(enforce_csrf_checks=True)
@@ -243,6 +308,24 @@ class TestDownload:
         assert response["X-Content-Type-Options"] == "nosniff"
         assert response["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'; sandbox"
         assert response["Cache-Control"] == "private, no-store"
+
+    def test_an_iphone_photo_downloads_as_the_jpeg_it_became(self, user_client, cpt):
+        user_client.post(maintenance(cpt), {"action": "upload", "files": [upload("IMG_4821.HEIC", heic_bytes())]})
+        stored = CprUploadFile.objects.get()
+        assert stored.original_name == "IMG_4821.HEIC"
+        page = text(user_client.get(maintenance(cpt)).content.decode())
+        assert f"IMG_4821.HEIC {stored.size_label} 100%" in page
+        response = user_client.get(reverse("cpr_file_download", args=[stored.key]))
+        assert response["Content-Type"] == "image/jpeg"
+        assert response["Content-Disposition"] == 'attachment; filename="IMG_4821.jpg"'
+        with Image.open(io.BytesIO(b"".join(response.streaming_content))) as image:
+            assert (image.format, image.size) == ("JPEG", (80, 40))
+
+    def test_a_file_named_as_another_kind_downloads_under_the_ending_of_what_it_is(self, user_client, cpt, user):
+        stored = cpr_upload_add_file(certification=cpt, user=user, name="card.pdf", data=png_bytes())
+        response = user_client.get(reverse("cpr_file_download", args=[stored.key]))
+        assert response["Content-Type"] == "image/png"
+        assert response["Content-Disposition"] == 'attachment; filename="card.png"'
 
     def test_the_type_served_is_the_detected_one_not_the_browsers(self, user_client, cpt, user):
         stored = cpr_upload_add_file(certification=cpt, user=user, name="front.png", data=png_bytes())
@@ -297,4 +380,4 @@ def test_a_much_larger_file_is_cut_off_while_it_arrives(user_client, cpt, monkey
     response = user_client.post(reverse("cpr_file_upload", args=[cpt.pk]), {"file": upload("scan.png", big)})
     assert received == [MAX_FILE_BYTES + 1]
     assert response.status_code == 400
-    assert response.json() == {"error": "“scan.png” is larger than 10 MB (10,485,760 bytes), the most a file may be."}
+    assert response.json() == {"error": f"“scan.png” {TOO_BIG}"}
