@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 
 from acsm_portal import clock
-from acsm_portal.pdf import pdf_from_html
+from acsm_portal.pdf import pdf_fitted
 
 from .models import Certificate, Cycle, certificate_file_name
 from .tasks import certificate_render_task
@@ -60,9 +60,15 @@ def _new_certificate_number(cycle: Cycle) -> str:
     return f"{cycle.certification.certification_type.code}-{cycle.start:%Y}-{secrets.randbelow(900_000) + 100_000}"
 
 
+# The template's type sizes, from the largest (fit-0) to the one that fits every field at its longest.
+CERTIFICATE_FITS = range(5)
+
+
 def certificate_pdf(*, certificate: Certificate) -> bytes:
-    """The certificate as PDF bytes (landscape US Letter)."""
-    return pdf_from_html(render_to_string("certifications/certificate_pdf.html", {"c": certificate}))
+    """The certificate as PDF bytes: one landscape US Letter page, its type as large as lets the names fit.
+    A long holder or certification name is set smaller and wrapped, never cut (see the template)."""
+    return pdf_fitted(render_to_string("certifications/certificate_pdf.html", {"c": certificate, "fit": fit})
+                      for fit in CERTIFICATE_FITS)
 
 
 def certificate_render(*, certificate_id: int) -> Certificate:

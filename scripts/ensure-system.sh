@@ -4,6 +4,10 @@ set -euo pipefail
 need=()
 command -v chromium >/dev/null || need+=(chromium)
 dpkg -s libharfbuzz-subset0 >/dev/null 2>&1 || need+=(libharfbuzz-subset0)
+# The PDFs' fonts (acsm_portal/pdf.py): DejaVu, and Noto for the other scripts people's names are written in.
+for fonts in fonts-dejavu-core fonts-noto-core fonts-noto-cjk; do
+  dpkg -s "$fonts" >/dev/null 2>&1 || need+=("$fonts")
+done
 command -v pdftotext >/dev/null || need+=(poppler-utils)
 command -v docker-compose >/dev/null || need+=(docker-compose)
 command -v redis-server >/dev/null || need+=(redis-server)
