@@ -19,8 +19,8 @@ class CertificationTypeAdmin(FiniteDecimalAdminMixin, admin.ModelAdmin):
 class CycleInline(admin.TabularInline):
     model = Cycle
     extra = 0
-    fields = ("start", "end", "state", "renewed_at")
-    readonly_fields = ("renewed_at",)
+    fields = ("start", "end", "state", "renewed_at", "undone_at")
+    readonly_fields = ("renewed_at", "undone_at")
 
 
 @admin.register(Certification)
@@ -39,7 +39,7 @@ class CertificationAdmin(admin.ModelAdmin):
 
 @admin.register(Cycle)
 class CycleAdmin(admin.ModelAdmin):
-    list_display = ("certification", "start", "end", "state", "renewed_at")
+    list_display = ("certification", "start", "end", "state", "renewed_at", "undone_at")
     list_filter = ("state", "certification__certification_type", "end")
     search_fields = ("certification__user__member_id", "certification__user__email", "certification__user__last_name")
     list_select_related = ("certification__user", "certification__certification_type")
@@ -57,11 +57,11 @@ class CertificateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     list_display = ("number", "holder_name", "certification_name", "issued_on", "valid_through", "created_at",
                     "rendered_at")
-    list_filter = ("issued_on", ("rendered_at", admin.EmptyFieldListFilter))
+    list_filter = ("issued_on", ("rendered_at", admin.EmptyFieldListFilter), ("voided_at", admin.EmptyFieldListFilter))
     search_fields = ("number", "certification__user__member_id", "certification__user__email", "holder_name")
     list_select_related = ("certification__user",)
     fields = ("number", "certification", "cycle", "holder_name", "certification_name", "issued_on", "valid_through",
-              "created_at", "rendered_at", "download")
+              "created_at", "rendered_at", "voided_at", "void_reason", "download")
     readonly_fields = fields
     show_full_result_count = False
 

@@ -48,17 +48,24 @@ class Certification(models.Model):
 
 
 class Cycle(models.Model):
-    """A recertification cycle. Exactly one cycle per certification is open; renewed ones are history."""
+    """A recertification cycle. Exactly one cycle per certification is open; renewed ones are history, and so is a
+    cycle whose renewal was undone (refunded): it is kept, ``undone``, beside the cycle that opened again. State
+    changes go through ``renewals.certification_renew`` and ``renewals.certification_renewal_undo``, logged in
+    ``CycleLog``."""
 
     class State(models.TextChoices):
         OPEN = "open", "Open"
         RENEWED = "renewed", "Renewed"
+        UNDONE = "undone", "Renewal undone"
 
     certification = models.ForeignKey(Certification, on_delete=models.CASCADE, related_name="cycles")
     start = models.DateField()
     end = models.DateField()
     state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
     renewed_at = models.DateTimeField(null=True, blank=True)
+    undone_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the renewal that opened this cycle was undone.",
+    )
 
     class Meta:
         ordering = ["certification", "-start"]
@@ -71,6 +78,20 @@ class Cycle(models.Model):
 
     def __str__(self):
         return f"{self.start:%-m/%-d/%Y} - {self.end:%-m/%-d/%Y}"
+
+
+class CycleLog(models.Model):
+    """Who moved a cycle from which state to which (renewed it, undid its renewal), when and why."""
+
+    cycle = models.ForeignKey(Cycle, on_delete=models.CASCADE, related_name="log")
+    from_state = models.CharField(max_length=10, blank=True, help_text="Empty when the move created the cycle.")
+    to_state = models.CharField(max_length=10)
+    actor = models.CharField(max_length=100)
+    note = models.CharField(max_length=500, blank=True)
+    at = models.DateTimeField(default=clock.now, editable=False)
+
+    class Meta:
+        ordering = ["at", "id"]
 
 
 def cpr_file_name(instance: "CprUploadFile", filename: str) -> str:
@@ -172,7 +193,8 @@ def certificate_file_name(instance, filename: str) -> str:
 
 
 class Certificate(models.Model):
-    """The certificate issued when a certification is renewed, for the cycle it opens."""
+    """The certificate issued when a certification is renewed, for the cycle it opens. Voided (never deleted) when
+    that renewal is undone: a void certificate is no longer offered for download."""
 
     certification = models.ForeignKey(Certification, on_delete=models.CASCADE, related_name="certificates")
     cycle = models.OneToOneField(Cycle, on_delete=models.PROTECT, related_name="certificate")
@@ -184,9 +206,19 @@ class Certificate(models.Model):
     pdf = models.FileField(upload_to=certificate_file_name, blank=True, max_length=120)
     created_at = models.DateTimeField(default=clock.now, editable=False)
     rendered_at = models.DateTimeField(null=True, blank=True)
+    voided_at = models.DateTimeField(null=True, blank=True)
+    void_reason = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["-issued_on", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(voided_at__isnull=True) | ~Q(void_reason=""),
+                                   name="certificate_void_has_reason"),
+        ]
 
     def __str__(self):
         return f"Certificate {self.number}"
+
+    @property
+    def is_void(self) -> bool:
+        return self.voided_at is not None

@@ -50,10 +50,11 @@ class Standing:
 
 def tile_cycles(*, user) -> QuerySet:
     """The person's open cycles, in tile order, each annotated with what its tile shows besides credits (the latest
-    submitted CPR card of the cycle, the newest certificate): one query. A page may annotate more."""
+    submitted CPR card of the cycle, the newest certificate not voided): one query. A page may annotate more."""
     card = (CprUpload.objects.filter(cycle=OuterRef("pk")).exclude(state=CprUpload.State.DRAFT)
             .order_by("-submitted_at", "-id"))
-    certificate = Certificate.objects.filter(certification=OuterRef("certification")).order_by("-issued_on", "-id")
+    certificate = (Certificate.objects.filter(certification=OuterRef("certification"), voided_at__isnull=True)
+                   .order_by("-issued_on", "-id"))
     return (
         Cycle.objects.filter(certification__user=user, state=Cycle.State.OPEN)
         .select_related("certification__certification_type")

@@ -1,3 +1,4 @@
+import uuid
 from decimal import Decimal
 
 from django import forms
@@ -6,13 +7,16 @@ from django.contrib import admin, messages
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from acsm_portal.admin import ReadOnlyAdminMixin
 from acsm_portal.fields import FiniteDecimalField
 
-from .models import Order, OrderLine, OrderLog, Payment, PaymentLog, Refund, WebhookEvent
-from .services import PaymentError, payment_refund
+from .models import Order, OrderLine, OrderLog, Payment, PaymentLog, Refund, RefundLine, WebhookEvent
+from .refunds import (
+    KEEP, UNDO, LineRefund, LineState, payment_refund, refund_lines_state, refund_plan, refund_retry,
+)
+from .services import PaymentError
 
 
 class OrderLineInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -62,14 +66,71 @@ class PaymentLogInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 class RefundInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = Refund
-    fields = ("created_at", "amount", "reason", "created_by", "stripe_refund")
+    fields = ("created_at", "state", "amount", "what_happened", "reason", "created_by", "stripe_refund",
+              "emailed_at")
     readonly_fields = fields
     extra = 0
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("created_by").prefetch_related("lines__order_line")
+
+    @admin.display(description="What happened")
+    def what_happened(self, obj):
+        if obj.state == Refund.State.FAILED:
+            return obj.failure_message
+        return format_html_join(
+            "", "<div>{}: ${}{}</div>",
+            ((line.order_line.description, line.amount, f" – {line.outcome}" if line.outcome else "")
+             for line in obj.lines.all()),
+        )
+
 
 class RefundForm(forms.Form):
-    amount = FiniteDecimalField(max_digits=10, decimal_places=2, min_value=Decimal("0.01"))
-    reason = forms.CharField(max_length=300)
+    """A refund as staff ask for it: an amount for each order line with something left to refund (default: all
+    that is left), for each renewal that stands a required choice to keep or undo it (no default), and why.
+    ``key`` (the form's own) and ``seen_refunded`` (what was refunded when the page was opened) make a form sent
+    twice, or two staff refunding at once, refund once."""
+
+    reason = forms.CharField(max_length=300, help_text="For staff; the person is told what was refunded.")
+    key = forms.UUIDField(widget=forms.HiddenInput)
+    seen_refunded = FiniteDecimalField(max_digits=10, decimal_places=2, widget=forms.HiddenInput)
+
+    def __init__(self, *args, payment: Payment, states: list[LineState], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.states = states
+        self.fields["key"].initial = uuid.uuid4()
+        self.fields["seen_refunded"].initial = payment.refunded_amount
+        for state in states:
+            if state.left <= 0:
+                continue
+            pk = state.line.pk
+            self.fields[f"amount_{pk}"] = FiniteDecimalField(
+                label=f"Refund on {state.line.description}", max_digits=10, decimal_places=2, required=False,
+                min_value=Decimal("0.00"), initial=state.left,
+            )
+            if state.asks_renewal:
+                renewal = state.renewal
+                undo = (renewal.if_undone if not renewal.refusal
+                        else f"Not possible: {renewal.refusal}")
+                self.fields[f"renewal_{pk}"] = forms.ChoiceField(
+                    label=f"The {renewal.code} renewal", widget=forms.RadioSelect, required=False,
+                    choices=[(KEEP, f"Keep the renewal. {renewal.if_kept}"), (UNDO, f"Undo the renewal. {undo}")],
+                )
+
+    def rows(self):
+        """Each order line with its state and its bound fields (``None`` where it asks nothing)."""
+        for state in self.states:
+            pk = state.line.pk
+            amount = self[f"amount_{pk}"] if f"amount_{pk}" in self.fields else None
+            renewal = self[f"renewal_{pk}"] if f"renewal_{pk}" in self.fields else None
+            yield state, amount, renewal
+
+    def asked(self) -> list[LineRefund]:
+        return [
+            LineRefund(line_id=state.line.pk, amount=self.cleaned_data.get(f"amount_{state.line.pk}") or Decimal("0"),
+                       renewal=self.cleaned_data.get(f"renewal_{state.line.pk}", ""))
+            for state in self.states if f"amount_{state.line.pk}" in self.fields
+        ]
 
 
 @admin.register(Payment)
@@ -103,23 +164,64 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return self.get_fields(request, obj)
 
     def refund_view(self, request, payment_id: int):
+        """Refund line by line: the form (amounts, a keep-or-undo choice for each renewal that stands, why), then a
+        page saying plainly what will happen to each certification, then the refund through Stripe; afterwards
+        the payment's page says what happened. A pending refund Stripe did not answer for can be asked again."""
         if not request.user.has_perm("payments.add_refund"):
             raise PermissionDenied
-        payment = get_object_or_404(Payment, pk=payment_id)
-        left = payment.amount - payment.refunded_amount
-        form = RefundForm(request.POST or None, initial={"amount": left})
+        payment = get_object_or_404(Payment.objects.select_related("order__user"), pk=payment_id)
+        if request.method == "POST" and "retry" in request.POST:
+            return self._refund_retry(request, payment)
+        states = refund_lines_state(payment=payment)
+        form = RefundForm(request.POST or None, payment=payment, states=states)
+        plan, key = None, form["key"].value()
         if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
             try:
-                refund = payment_refund(payment_id=payment.pk, amount=form.cleaned_data["amount"], by=request.user,
-                                        reason=form.cleaned_data["reason"])
+                if "confirm" in request.POST:
+                    refund = payment_refund(payment_id=payment.pk, lines=form.asked(), by=request.user,
+                                            reason=data["reason"], key=data["key"],
+                                            seen_refunded=data["seen_refunded"])
+                    return self._refund_done(request, payment, refund)
+                if "edit" not in request.POST:
+                    plan = refund_plan(payment=payment, lines=form.asked(), seen_refunded=data["seen_refunded"])
             except PaymentError as exc:
-                form.add_error("amount", str(exc))
-            else:
-                self.message_user(request, f"Refunded ${refund.amount} of payment #{payment.pk}.", messages.SUCCESS)
-                return redirect("admin:payments_payment_change", payment.pk)
-        context = {**self.admin_site.each_context(request), "title": f"Refund payment #{payment.pk}",
-                   "payment": payment, "left": left, "form": form, "opts": self.model._meta}
-        return TemplateResponse(request, "admin/payments/refund.html", context)
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+                if not Refund.objects.filter(key=data["key"], state=Refund.State.PENDING).exists():
+                    key = uuid.uuid4()  # nothing of this form is pending at Stripe: sending it again is a new refund
+        context = {**self.admin_site.each_context(request), "payment": payment, "form": form, "plan": plan,
+                   "key": key, "opts": self.model._meta,
+                   "left": payment.amount - payment.refunded_amount,
+                   "pending": payment.refunds.filter(state=Refund.State.PENDING),
+                   "title": f"Refund payment #{payment.pk}" if plan is None else f"Confirm the refund of payment "
+                                                                                  f"#{payment.pk}"}
+        template = "admin/payments/refund_confirm.html" if plan else "admin/payments/refund.html"
+        return TemplateResponse(request, template, context)
+
+    def _refund_done(self, request, payment: Payment, refund: Refund):
+        if refund.state == Refund.State.PENDING:
+            self.message_user(request, f"Refund #{refund.pk} of ${refund.amount} is being made; its outcome shows "
+                                       "below once Stripe answers.", messages.WARNING)
+        elif refund.state == Refund.State.FAILED:
+            self.message_user(request, f"Refund #{refund.pk} failed: {refund.failure_message}", messages.ERROR)
+        else:
+            self.message_user(request, f"Refunded ${refund.amount} of payment #{payment.pk} (order "
+                                       f"{payment.order.number}). {payment.order.user.email} will be emailed.",
+                              messages.SUCCESS)
+            for line in refund.lines.select_related("order_line"):
+                said = f"{line.order_line.description}: ${line.amount} refunded."
+                level = messages.ERROR if line.outcome.startswith(RefundLine.NOT_UNDONE) else messages.INFO
+                self.message_user(request, f"{said} {line.outcome}" if line.outcome else said, level)
+        return redirect("admin:payments_payment_change", payment.pk)
+
+    def _refund_retry(self, request, payment: Payment):
+        refund = get_object_or_404(Refund, pk=request.POST.get("retry") or 0, payment=payment)
+        try:
+            refund = refund_retry(refund_id=refund.pk, by=request.user)
+        except PaymentError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return redirect("admin:payments_payment_refund", payment.pk)
+        return self._refund_done(request, payment, refund)
 
     def has_view_permission(self, request, obj=None):
         return request.user.has_perm("payments.view_payment")

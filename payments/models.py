@@ -132,7 +132,8 @@ class Payment(models.Model):
 
 
 class OrderLog(models.Model):
-    """Who moved an order from which state to which, when and why."""
+    """Who moved an order from which state to which, when and why; a refund that leaves the order's state as it
+    was is logged with the same state on both sides."""
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="log")
     from_state = models.CharField(max_length=10)
@@ -160,15 +161,79 @@ class PaymentLog(models.Model):
 
 
 class Refund(models.Model):
+    """Money given back on a payment, line by line (``RefundLine``), through Stripe. Made by
+    ``refunds.payment_refund``: recorded ``pending`` (its amount held on ``Payment.refunded_amount``) before Stripe
+    is called with the idempotency key ``refund-<id>``, then ``succeeded`` (the renewals undone or kept as staff
+    chose, the person emailed once) or ``failed`` (the amount let go)."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    key = models.UUIDField(
+        null=True, blank=True, unique=True, editable=False,
+        help_text="The refund form's own key: the same form sent twice finds this refund instead of making another.",
+    )
     amount = models.DecimalField(max_digits=10, decimal_places=2)
     stripe_refund = models.CharField(max_length=255, blank=True)
     reason = models.CharField(max_length=300, blank=True)
+    failure_message = models.CharField(max_length=500, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=clock.now, editable=False)
+    stripe_claimed_at = models.DateTimeField(
+        null=True, blank=True, editable=False,
+        help_text="When a request began asking Stripe for this refund; another leaves it alone for a while.",
+    )
+    settled_at = models.DateTimeField(null=True, blank=True, help_text="When Stripe's answer was recorded.")
+    email_claimed_at = models.DateTimeField(
+        null=True, blank=True, editable=False,
+        help_text="When a worker took on the refund email; another leaves it alone for a while, then takes it over.",
+    )
+    emailed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        ordering = ["created_at", "id"]
         constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="refund_positive")]
+
+    def __str__(self):
+        return f"Refund {self.pk} of ${self.amount} ({self.state})"
+
+
+class RefundLine(models.Model):
+    """How much of one order line a refund gives back, and, for a renewal, what staff chose for the renewal
+    (``renewal``: keep it or undo it; blank where there was nothing to choose) and what came of it (``outcome``,
+    as the refund page and the email say it)."""
+
+    class Renewal(models.TextChoices):
+        KEEP = "keep", "Keep the renewal"
+        UNDO = "undo", "Undo the renewal"
+
+    refund = models.ForeignKey(Refund, on_delete=models.CASCADE, related_name="lines")
+    order_line = models.ForeignKey(OrderLine, on_delete=models.PROTECT, related_name="refund_lines")
+    amount = models.DecimalField(max_digits=10, decimal_places=2)
+    renewal = models.CharField(max_length=4, choices=Renewal.choices, blank=True)
+    outcome = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["order_line_id", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_line_positive"),
+            models.UniqueConstraint(fields=["refund", "order_line"], name="refund_line_once"),
+        ]
+
+    def __str__(self):
+        return f"${self.amount} of {self.order_line}"
+
+    NOT_UNDONE = "Not undone: "  # how ``outcome`` begins when an undo staff chose was refused at settlement
+
+    @property
+    def undid_renewal(self) -> bool:
+        """Whether this line's refund undid its renewal."""
+        return self.renewal == self.Renewal.UNDO and bool(self.outcome) and not self.outcome.startswith(
+            self.NOT_UNDONE)
 
 
 class WebhookEvent(models.Model):

@@ -15,6 +15,7 @@ from . import rules
 from .forms import BillingForm
 from .models import Order, Payment
 from .pdf import receipt_pdf
+from .selectors import receipt_refunds
 from .services import (
     PaymentError,
     order_place,
@@ -126,7 +127,8 @@ def receipt(request, number: str):
     order = _order_for(request, number)
     payment = next((p for p in order.payments.all() if p.state in (rules.SUCCEEDED, rules.REFUNDED)), None)
     return render(request, "payments/receipt.html", {"order": order, "payment": payment,
-                                                     "paid_at": clock.moment_text(order.paid_at, order)})
+                                                     "paid_at": clock.moment_text(order.paid_at, order),
+                                                     **receipt_refunds(order=order)})
 
 
 @require_GET

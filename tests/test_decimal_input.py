@@ -12,9 +12,9 @@ from acsm_portal.fields import FiniteDecimalField
 from cecs.models import CECEntry
 from certifications.models import CertificationType
 from payments.models import Order, Payment, Refund
-from payments.services import payment_charge, payment_start
 from tests.factories import UserFactory, certification_with_cycle
-from tests.payments.helpers import card, cart_with, placed_order
+from tests.payments.helpers import cart_with
+from tests.payments.refund_helpers import paid, refund_form
 
 INVALID = "Enter a number such as 12.5."
 TOO_LONG = "Enter a number of at most 20 characters, such as 12.5."
@@ -101,21 +101,14 @@ class TestCheckout:
 # Admin: refund ----------------------------------------------------------------------------------------------
 
 
-def paid_payment(user):
-    order = placed_order(user, "CPT", "EP", total="130.00")
-    payment, _ = payment_start(order=order)
-    payment_charge(payment_id=payment.pk, user=user, payment_method=card())
-    return Payment.objects.get(pk=payment.pk)
-
-
 @pytest.mark.django_db
 @pytest.mark.usefixtures("localstripe")
 class TestAdminRefund:
     @pytest.mark.parametrize(("amount", "message"), BAD)
     def test_refused_with_message_and_nothing_refunded(self, staff_client, user, amount, message):
-        payment = paid_payment(user)
-        response = staff_client.post(reverse("admin:payments_payment_refund", args=[payment.pk]),
-                                     {"amount": amount, "reason": "Goodwill gesture"})
+        payment = paid(user, "CPT", "EP", total="130.00")
+        response = staff_client.post(reverse("admin:payments_payment_refund", args=[payment.pk]), refund_form(
+            payment, amounts={"CPT": amount}, renewals={"CPT": "keep"}, reason="Goodwill gesture"))
         assert response.status_code == 200
         html = response.content.decode()
         assert message in html
@@ -125,9 +118,9 @@ class TestAdminRefund:
         assert (payment.state, payment.refunded_amount) == ("succeeded", Decimal("0.00"))
 
     def test_padded_amount_is_refunded(self, staff_client, user):
-        payment = paid_payment(user)
-        response = staff_client.post(reverse("admin:payments_payment_refund", args=[payment.pk]),
-                                     {"amount": " 12.5 ", "reason": "Goodwill gesture"})
+        payment = paid(user, "CPT", "EP", total="130.00")
+        response = staff_client.post(reverse("admin:payments_payment_refund", args=[payment.pk]), refund_form(
+            payment, amounts={"CPT": " 12.5 "}, renewals={"CPT": "keep"}, reason="Goodwill gesture"))
         assert response.status_code == 302
         assert Refund.objects.get().amount == Decimal("12.50")
         payment.refresh_from_db()

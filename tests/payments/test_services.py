@@ -12,7 +12,7 @@ from payments import rules
 from payments.models import Order, OrderLog, Payment, PaymentLog
 from payments.services import (
     IllegalTransition, PaymentError, order_place, order_transition, payment_charge, payment_confirm, payment_refresh,
-    payment_refund, payment_start, payment_transition,
+    payment_start, payment_transition,
 )
 from payments.stripe_gateway import client as stripe_client
 from tests.dates import next_leap_year
@@ -209,22 +209,6 @@ class TestCharge:
         assert (payment.state, order.state, order.paid_at, cycle.state) == ("succeeded", "canceled", None, "open")
         assert f"Order {order.number} is canceled but payment {payment.pk} succeeded; refund it" in caplog.text
 
-    def test_a_charge_for_a_canceled_order_can_be_refunded_and_the_order_stays_canceled(self, user):
-        order = placed_order(user, "CPT", total="60.00")
-        payment, _ = payment_start(order=order)
-        intent = stripe_client().v1.payment_intents.create(params={
-            "amount": 6000, "currency": "usd", "payment_method": card(), "confirm": True})
-        payment_transition(payment_id=payment.pk, to=rules.PROCESSING, actor="test", stripe_payment_intent=intent.id)
-        payment_transition(payment_id=payment.pk, to=rules.FAILED, actor="test")
-        order_transition(order_id=order.pk, to=Order.State.CANCELED, actor="test")
-        payment_confirm(payment_id=payment.pk, amount_cents=6000, actor="webhook")
-        staff = UserFactory(is_staff=True)
-        refund = payment_refund(payment_id=payment.pk, amount=Decimal("60.00"), by=staff, reason="Charged after cancel")
-        payment.refresh_from_db()
-        order.refresh_from_db()
-        assert (refund.amount, refund.stripe_refund.startswith("re_")) == (Decimal("60.00"), True)
-        assert (payment.state, payment.refunded_amount, order.state) == ("refunded", Decimal("60.00"), "canceled")
-
     def test_amount_mismatch_is_not_paid(self, user):
         order = placed_order(user, "CPT", total="60.00")
         payment, _ = payment_start(order=order)
@@ -365,40 +349,6 @@ def test_an_order_transition_holds_the_row_lock_until_its_transaction_ends(user)
             assert list(pool.map(try_lock, [1])) == ["busy"]
     with ThreadPoolExecutor(max_workers=1) as pool:
         assert list(pool.map(try_lock, [1])) == ["locked it"]
-
-
-@pytest.mark.django_db
-class TestRefunds:
-    def paid(self, user):
-        order = placed_order(user, "CPT", "EP", total="130.00")
-        payment, _ = payment_start(order=order)
-        payment_charge(payment_id=payment.pk, user=user, payment_method=card())
-        return Payment.objects.get(pk=payment.pk)
-
-    def test_partial_then_rest_then_no_more(self, user):
-        staff = UserFactory(is_staff=True)
-        payment = self.paid(user)
-        first = payment_refund(payment_id=payment.pk, amount=Decimal("30.00"), by=staff, reason="goodwill")
-        assert first.stripe_refund.startswith("re_")
-        with pytest.raises(PaymentError) as exc:
-            payment_refund(payment_id=payment.pk, amount=Decimal("100.01"), by=staff)
-        assert str(exc.value) == "A refund of $100.01 is more than the $100.00 left to refund."
-        payment_refund(payment_id=payment.pk, amount=Decimal("100.00"), by=staff)
-        payment.refresh_from_db()
-        assert (payment.state, payment.refunded_amount) == ("refunded", Decimal("130.00"))
-        assert Order.objects.get(pk=payment.order_id).state == Order.State.REFUNDED
-        assert list(OrderLog.objects.filter(order_id=payment.order_id).values_list("from_state", "to_state",
-                                                                                   "actor")) == [
-            ("pending", "paid", "stripe"), ("paid", "refunded", f"staff:{staff.pk}"),
-        ]
-        with pytest.raises(PaymentError, match="Only a succeeded payment can be refunded"):
-            payment_refund(payment_id=payment.pk, amount=Decimal("1.00"), by=staff)
-        refunds = stripe_client().v1.refunds.list(params={"limit": 100}).data
-        assert sorted(r.amount for r in refunds if r.payment_intent == payment.stripe_payment_intent) == [3000, 10000]
-
-    def test_refund_must_be_positive(self, user):
-        with pytest.raises(PaymentError, match=r"A refund must be more than \$0.00."):
-            payment_refund(payment_id=self.paid(user).pk, amount=Decimal("0"), by=UserFactory(is_staff=True))
 
 
 L = next_leap_year(clock.today().year)

@@ -1,5 +1,6 @@
 """An order's or a payment's ``state`` is written only by ``order_transition`` and ``payment_transition``
-(payments/services.py), which lock the row, log the move and refuse an illegal one.
+(payments/services.py), which lock the row, log the move and refuse an illegal one; a refund's, only by
+``_refund_move`` (payments/refunds.py), on a row its caller holds locked.
 
 The scan reads the syntax tree of every module of the payments app and of every other app module that imports
 from it (tests and migrations aside), so a CPR card's or a cycle's own ``state`` in the certifications app is
@@ -13,7 +14,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 APPS = ("accounts", "cecs", "certifications", "cart", "payments", "acsm_portal")
-TRANSITIONS = {("payments/services.py", "order_transition"), ("payments/services.py", "payment_transition")}
+TRANSITIONS = {("payments/services.py", "order_transition"), ("payments/services.py", "payment_transition"),
+               ("payments/refunds.py", "_refund_move")}  # a refund's own state: pending → succeeded or failed
 CREATORS = {"create", "get_or_create", "update_or_create", "bulk_create"}
 MODELS = {"Order", "Payment"}
 

@@ -9,6 +9,7 @@ from payments.models import Order, Payment
 from payments.services import payment_charge, payment_start
 from tests.factories import UserFactory
 from tests.payments.helpers import CARD_DECLINED, card, cart_with, placed_order
+from tests.payments.refund_helpers import refund_form
 
 pytestmark = pytest.mark.usefixtures("localstripe")
 
@@ -143,9 +144,12 @@ class TestAdminRefund:
         url = reverse("admin:payments_payment_refund", args=[payment.pk])
         page = client.get(url).content.decode()
         assert "$60.00 left to refund" in page
-        too_much = client.post(url, {"amount": "60.01", "reason": "duplicate"})
-        assert "A refund of $60.01 is more than the $60.00 left to refund." in too_much.content.decode()
-        response = client.post(url, {"amount": "60.00", "reason": "duplicate"})
+        too_much = client.post(url, refund_form(payment, amounts={"CPT": "60.01"}, renewals={"CPT": "keep"},
+                                                reason="duplicate"))
+        assert ("A refund of $60.01 is more than the $60.00 left to refund on CPT Recertification."
+                in too_much.content.decode())
+        response = client.post(url, refund_form(payment, amounts={"CPT": "60.00"}, renewals={"CPT": "keep"},
+                                                reason="duplicate"))
         assert response.status_code == 302
         payment.refresh_from_db()
         assert (payment.state, payment.refunded_amount) == ("refunded", Decimal("60.00"))
@@ -156,7 +160,8 @@ class TestAdminRefund:
     def test_staff_without_permission_cannot_refund(self, client, user):
         order = TestReceipt().paid_order(user)
         client.force_login(UserFactory(is_staff=True))
-        response = client.post(reverse("admin:payments_payment_refund", args=[order.payments.get().pk]),
-                               {"amount": "1.00", "reason": "x"})
+        payment = order.payments.get()
+        response = client.post(reverse("admin:payments_payment_refund", args=[payment.pk]),
+                               refund_form(payment, amounts={"CPT": "1.00"}, renewals={"CPT": "keep"}, reason="x"))
         assert response.status_code == 403
         assert order.payments.get().refunded_amount == Decimal("0.00")
