@@ -12,11 +12,12 @@ from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from acsm_portal import clock
+from acsm_portal import clock, jobs
 from acsm_portal.clock import canonical_zone
 from acsm_portal.errors import ServiceError
 
@@ -63,12 +64,8 @@ def certificant_create(*, email: str, first_name: str, last_name: str, member_id
     with transaction.atomic():
         extra = {"member_id": member_id} if member_id else {}
         user = User.objects.create_user(email=email, first_name=first_name, last_name=last_name, **extra)
-        transaction.on_commit(lambda: send_set_password_email.delay(user.pk))
+        jobs.queue_after_commit(send_set_password_email, user.pk)
     return user
-
-
-# How long a worker's claim on a set-password email keeps others away: past it, the worker is taken for lost.
-SET_PASSWORD_CLAIM = timedelta(minutes=10)
 
 
 def set_password_email_send(*, user_id: int) -> str:
@@ -77,8 +74,8 @@ def set_password_email_send(*, user_id: int) -> str:
     The user is claimed in a short transaction (``set_password_claimed_at``), the email sent with no row lock
     held, then ``set_password_emailed_at`` set. Returns what happened: ``"sent"``, ``"no such user"``,
     ``"password already set"``, ``"already sent"``, or ``"claimed"`` when another worker took it on less than
-    ``SET_PASSWORD_CLAIM`` ago. When sending fails the claim is let go and the error (``OSError``,
-    ``SMTPException``) raised, for the task to retry.
+    ``jobs.CLAIM`` ago. When sending fails the claim is let go and the error (``OSError``,
+    ``SMTPException``) raised, for the task to retry or the sweeper (``set_password_emails_unsent_requeue``).
     """
     claimed_at = clock.now()
     with transaction.atomic():
@@ -89,7 +86,7 @@ def set_password_email_send(*, user_id: int) -> str:
             return "password already set"
         if user.set_password_emailed_at is not None:
             return "already sent"
-        if user.set_password_claimed_at is not None and claimed_at - user.set_password_claimed_at < SET_PASSWORD_CLAIM:
+        if user.set_password_claimed_at is not None and claimed_at - user.set_password_claimed_at < jobs.CLAIM:
             return "claimed"
         user.set_password_claimed_at = claimed_at
         user.save(update_fields=["set_password_claimed_at"])
@@ -106,6 +103,24 @@ def set_password_email_send(*, user_id: int) -> str:
         raise
     User.objects.filter(pk=user_id).update(set_password_emailed_at=clock.now())
     return "sent"
+
+
+def set_password_emails_unsent_requeue(*, after: timedelta) -> list[int]:
+    """Queue again the set-password email of every active certificant who joined more than ``after`` ago (and
+    within ``jobs.SWEEP_WINDOW``), has no password and was not emailed, unless a worker took the email on less
+    than ``jobs.CLAIM`` ago. Returns the user ids, oldest first."""
+    now = clock.now()
+    lost = [
+        user.pk for user in
+        User.objects.filter(is_active=True, set_password_emailed_at__isnull=True, date_joined__lte=now - after,
+                            date_joined__gte=now - jobs.SWEEP_WINDOW)
+        .filter(Q(set_password_claimed_at__isnull=True) | Q(set_password_claimed_at__lte=now - jobs.CLAIM))
+        .order_by("date_joined", "pk").only("pk", "password")
+        if not user.has_usable_password()
+    ]
+    for user_id in lost:
+        jobs.queue(send_set_password_email, user_id)
+    return lost
 
 
 @dataclass

@@ -7,9 +7,11 @@ from celery import shared_task
 from django.contrib.sessions.models import Session
 
 from acsm_portal import clock
+from acsm_portal.jobs import RETRY_BACKOFF_MAX
 
 
-@shared_task(bind=True, acks_late=True, autoretry_for=(OSError, SMTPException), retry_backoff=True, max_retries=5)
+@shared_task(bind=True, acks_late=True, autoretry_for=(OSError, SMTPException), retry_backoff=True,
+             retry_backoff_max=RETRY_BACKOFF_MAX, max_retries=5)
 def send_set_password_email(self, user_id: int) -> str:
     """Email user ``user_id`` their set-password link once (``services.set_password_email_send``); returns its
     outcome."""

@@ -12,7 +12,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 
-from acsm_portal import clock
+from acsm_portal import clock, jobs
 from acsm_portal.pdf import pdf_fitted
 
 from .models import Certificate, Cycle, certificate_file_name
@@ -51,7 +51,7 @@ def certificate_issue(*, cycle: Cycle, today: date) -> Certificate:
             if attempt == NUMBER_ATTEMPTS - 1 or not Certificate.objects.filter(number=certificate.number).exists():
                 raise
             log.warning("Certificate number %s was taken; drawing another", certificate.number)
-    transaction.on_commit(lambda: certificate_render_task.delay(certificate.pk))
+    jobs.queue_after_commit(certificate_render_task, certificate.pk)
     return certificate
 
 
@@ -97,13 +97,14 @@ def certificate_render(*, certificate_id: int) -> Certificate:
 
 
 def certificates_unrendered_requeue(*, after: timedelta) -> list[int]:
-    """Queue the render of every certificate issued more than ``after`` ago and not rendered yet (its job was
-    lost: a worker died, the broker dropped it, every retry failed). Returns their ids, oldest first."""
+    """Queue the render of every certificate issued more than ``after`` ago (and within ``jobs.SWEEP_WINDOW``) and
+    not rendered yet (its job was lost: a worker died, the broker was down, every retry failed). Returns their
+    ids, oldest first."""
     lost = list(
         Certificate.objects.filter(rendered_at__isnull=True, created_at__lte=clock.now() - after,
-                                   created_at__gte=clock.now() - timedelta(days=7))
+                                   created_at__gte=clock.now() - jobs.SWEEP_WINDOW)
         .order_by("created_at", "pk").values_list("pk", flat=True)
     )
     for certificate_id in lost:
-        certificate_render_task.delay(certificate_id)
+        jobs.queue(certificate_render_task, certificate_id)
     return lost

@@ -1,4 +1,5 @@
 import uuid
+from datetime import timedelta
 from decimal import Decimal
 
 from django import forms
@@ -16,7 +17,7 @@ from .models import Order, OrderLine, OrderLog, Payment, PaymentLog, Refund, Ref
 from .refunds import (
     KEEP, UNDO, LineRefund, LineState, payment_refund, refund_lines_state, refund_plan, refund_retry,
 )
-from .services import PaymentError
+from .services import PaymentError, payment_stalled_end
 
 
 class OrderLineInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -142,6 +143,28 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     inlines = [RefundInline, PaymentLogInline]
     readonly_fields = ("refund_link",)
     show_full_result_count = False
+    actions = ["end_stalled"]
+
+    @admin.action(description="End the selected stalled attempts (cancel them at Stripe)", permissions=["end"])
+    def end_stalled(self, request, queryset):
+        """Cancel at Stripe, then end, each selected attempt waiting for 3-D Secure or for Stripe; report each."""
+        for payment in queryset.order_by("pk"):
+            try:
+                done = payment_stalled_end(payment_id=payment.pk, actor=f"staff:{request.user.pk}",
+                                           note="Ended by staff.", waited=timedelta(0))
+            except PaymentError as exc:
+                self.message_user(request, f"Payment #{payment.pk}: {exc}", messages.ERROR)
+                continue
+            if done.state == payment.state:
+                self.message_user(request, f"Payment #{payment.pk} is {done.get_state_display().lower()}; "
+                                           "only an attempt waiting for the bank or for Stripe can be ended.",
+                                  messages.WARNING)
+            else:
+                self.message_user(request, f"Payment #{payment.pk} is now {done.get_state_display().lower()}.",
+                                  messages.SUCCESS)
+
+    def has_end_permission(self, request):
+        return request.user.has_perm("payments.change_payment")
 
     def get_urls(self):
         return [

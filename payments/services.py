@@ -17,19 +17,18 @@ import stripe
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Max, Q
 from django.template.loader import render_to_string
 
-from acsm_portal import clock
+from acsm_portal import clock, jobs
 from acsm_portal.errors import ServiceError
 from cart.models import Cart, CartLine
 from cart.services import cart_recheck
-from certifications.certificates import certificates_unrendered_requeue
 from certifications.models import Cycle
 from certifications.renewals import certification_renew
 
 from . import rules
-from .models import Order, OrderLine, OrderLog, Payment, PaymentLog, Refund
+from .models import Order, OrderLine, OrderLog, Payment, PaymentLog
 from .pdf import receipt_pdf
 from .stripe_gateway import client as stripe_client
 from .tasks import order_receipt_email
@@ -157,6 +156,13 @@ def order_place(*, user, billing: BillingInput, expected_total: Decimal, today: 
             f"The total changed from ${expected_total} to ${checked.total}. Please review your cart and pay again."
         )
     wanted = sorted((line.certification_id, line.kind, line.unit_price) for line in checked.lines)
+    waiting = Payment.objects.filter(order__user=user, order__state=Order.State.PENDING,
+                                     state__in=rules.OPEN_STATES - {rules.CREATED})
+    for payment_id in waiting.values_list("pk", flat=True):
+        # The person pressed Pay again: an attempt left waiting for 3-D Secure is ended (at Stripe first) so that
+        # they can pay at once, with this card or another; one whose charge may still be on its way is left alone.
+        payment_stalled_end(payment_id=payment_id, actor=f"user:{user.pk}", note="The person started paying again.",
+                            waited=IN_FLIGHT)
     with transaction.atomic():
         Cart.objects.select_for_update().get(user=user)  # one placement per person at a time
         for order in Order.objects.select_for_update().filter(user=user, state=Order.State.PENDING):
@@ -349,24 +355,95 @@ def payment_confirm(*, payment_id: int, amount_cents: int, actor: str) -> Paymen
             CartLine.objects.filter(
                 cart__user=order.user, certification_id__in=order.lines.values("certification_id")
             ).delete()
-            transaction.on_commit(lambda: order_receipt_email.delay(order.pk))
+            jobs.queue_after_commit(order_receipt_email, order.pk)
         return Payment.objects.get(pk=payment.pk)
 
 
+# ---------------------------------------------------------------- stalled attempts
+
+# How long an attempt may wait for the bank's 3-D Secure answer, or for Stripe's, before the scheduler ends it.
+STALL_AFTER = timedelta(minutes=30)
+
+# Longer than a charge request can take (the Stripe client's 80 s timeout, with its retries): a ``processing``
+# attempt older than this is not waiting for an answer any more.
+IN_FLIGHT = timedelta(minutes=5)
+
+
+def payment_stalled_end(*, payment_id: int, actor: str, note: str, waited: timedelta = STALL_AFTER) -> Payment:
+    """End payment attempt ``payment_id`` if it stalled: waiting for 3-D Secure (``requires_action``), or
+    ``processing`` for ``waited`` or longer. Its PaymentIntent is canceled at Stripe first, so the attempt can never
+    be charged later; then the payment moves to ``canceled`` (logged with ``actor`` and ``note``) and its order
+    stays pending, for the person to pay again with any card.
+
+    Stripe has the last word: an intent it reports as succeeded confirms the payment instead (the order is paid),
+    and one still processing at Stripe is left alone. A ``processing`` attempt with no PaymentIntent (Stripe never
+    answered the charge) is canceled here only; a charge Stripe reports for it later is recorded and logged for a
+    refund (``payment_confirm``). Any other state, or an attempt younger than ``waited``, is returned untouched.
+    Raises ``PaymentError`` when Stripe does not answer, and ``Payment.DoesNotExist``.
+    """
+    payment = Payment.objects.get(pk=payment_id)
+    if payment.state not in (rules.REQUIRES_ACTION, rules.PROCESSING):
+        return payment
+    if payment.state == rules.PROCESSING and clock.now() - _last_move(payment) < waited:
+        return payment
+    if not payment.stripe_payment_intent:
+        _fail_unless_settled(payment.pk, f"No answer from Stripe. {note}", actor, to=rules.CANCELED)
+        return Payment.objects.get(pk=payment_id)
+    gateway = stripe_client()
+    try:
+        try:
+            intent = gateway.v1.payment_intents.cancel(payment.stripe_payment_intent,
+                                                       options={"idempotency_key": f"pi-cancel-{payment.pk}"})
+        except stripe.InvalidRequestError:
+            # Stripe cancels only an intent still waiting (for a card, a confirmation, 3-D Secure); for any other
+            # it refuses: take its word for where the intent stands.
+            intent = gateway.v1.payment_intents.retrieve(payment.stripe_payment_intent)
+    except stripe.StripeError as exc:
+        log.warning("Could not end stalled payment %s: %s", payment.pk, exc)
+        raise PaymentError("Stripe did not answer; please try again in a minute.") from exc
+    if intent.status == "canceled":
+        _fail_unless_settled(payment.pk, f"Canceled at Stripe. {note}", actor, to=rules.CANCELED)
+    else:
+        payment_sync(payment_id=payment.pk, intent=intent, actor=actor)
+    return Payment.objects.get(pk=payment_id)
+
+
+def _last_move(payment: Payment):
+    """When ``payment`` last changed state (its creation when it never did)."""
+    moved = payment.log.order_by("-at").values_list("at", flat=True).first()
+    return moved or payment.created_at
+
+
+def payments_stalled_end(*, after: timedelta = STALL_AFTER) -> list[int]:
+    """End every payment attempt that has waited ``after`` or longer in ``requires_action`` or ``processing``
+    (``payment_stalled_end``, as the scheduler). Returns the ids of those now canceled, oldest first; an attempt
+    Stripe could not be asked about is logged and tried again on the next run."""
+    cutoff = clock.now() - after
+    ended = []
+    for payment in (Payment.objects.filter(state__in=[rules.REQUIRES_ACTION, rules.PROCESSING])
+                    .annotate(moved=Max("log__at")).order_by("created_at", "pk")):
+        if (payment.moved or payment.created_at) > cutoff:
+            continue
+        try:
+            done = payment_stalled_end(payment_id=payment.pk, actor="scheduler", waited=after,
+                                       note=f"Waited over {after.total_seconds() / 60:.0f} minutes.")
+        except PaymentError:
+            continue
+        if done.state == rules.CANCELED:
+            ended.append(done.pk)
+    return ended
+
+
 # ---------------------------------------------------------------- the receipt email
-
-# How long a worker's claim on a receipt keeps others away: past it, the worker is taken for lost.
-RECEIPT_CLAIM = timedelta(minutes=10)
-
 
 def order_receipt_send(*, order_id: int) -> str:
     """Email the receipt of paid order ``order_id`` (text and HTML, the PDF attached) to its holder, once.
 
     The order is claimed in a short transaction (``receipt_claimed_at``); the email is rendered and sent with no
     row lock held; then ``receipt_emailed_at`` is set. Returns what happened: ``"sent"``, ``"not paid"``,
-    ``"already sent"``, or ``"claimed"`` when another worker took it on less than ``RECEIPT_CLAIM`` ago. When
+    ``"already sent"``, or ``"claimed"`` when another worker took it on less than ``jobs.CLAIM`` ago. When
     sending fails the claim is let go and the error (``OSError``, ``SMTPException``) raised, so a retry or the
-    sweeper (``lost_jobs_requeue``) sends it. Raises ``Order.DoesNotExist``.
+    sweeper (``order_receipts_unsent_requeue``) sends it. Raises ``Order.DoesNotExist``.
     """
     claimed_at = clock.now()
     with transaction.atomic():
@@ -375,7 +452,7 @@ def order_receipt_send(*, order_id: int) -> str:
             return "not paid"
         if order.receipt_emailed_at is not None:
             return "already sent"
-        if order.receipt_claimed_at is not None and claimed_at - order.receipt_claimed_at < RECEIPT_CLAIM:
+        if order.receipt_claimed_at is not None and claimed_at - order.receipt_claimed_at < jobs.CLAIM:
             return "claimed"
         order.receipt_claimed_at = claimed_at
         order.save(update_fields=["receipt_claimed_at"])
@@ -388,37 +465,19 @@ def order_receipt_send(*, order_id: int) -> str:
     return "sent"
 
 
-# How long after a payment (or after a worker took it on) an unsent receipt counts as lost; likewise for an
-# unrendered certificate after it was issued.
-LOST_AFTER = timedelta(minutes=10)
-
-
-# Older lost jobs are left to staff (the admin lists show them): a receipt weeks late helps nobody.
-SWEEP_WINDOW = timedelta(days=7)
-
-
-def lost_jobs_requeue(*, after: timedelta = LOST_AFTER) -> dict[str, list[int]]:
-    """Queue again the follow-up jobs of paid orders that went missing: the receipt of every order paid more than
-    ``after`` ago and not emailed (unless a worker took it on less than ``after`` ago), and the PDF of every
-    certificate issued more than ``after`` ago and not rendered. Both jobs do nothing when run twice.
-
-    Returns the ids queued, oldest first: ``{"receipts": [order ids], "certificates": [certificate ids]}``.
-    """
-    cutoff = clock.now() - after
-    receipts = list(
-        Order.objects.filter(state=Order.State.PAID, receipt_emailed_at__isnull=True, paid_at__lte=cutoff,
-                             paid_at__gte=clock.now() - SWEEP_WINDOW)
-        .filter(Q(receipt_claimed_at__isnull=True) | Q(receipt_claimed_at__lte=cutoff))
+def order_receipts_unsent_requeue(*, after: timedelta) -> list[int]:
+    """Queue again the receipt of every order paid more than ``after`` ago (and within ``jobs.SWEEP_WINDOW``) and
+    not emailed, unless a worker took it on less than ``jobs.CLAIM`` ago. Returns the order ids, oldest first."""
+    now = clock.now()
+    lost = list(
+        Order.objects.filter(state=Order.State.PAID, receipt_emailed_at__isnull=True, paid_at__lte=now - after,
+                             paid_at__gte=now - jobs.SWEEP_WINDOW)
+        .filter(Q(receipt_claimed_at__isnull=True) | Q(receipt_claimed_at__lte=now - jobs.CLAIM))
         .order_by("paid_at", "pk").values_list("pk", flat=True)
     )
-    for order_id in receipts:
-        order_receipt_email.delay(order_id)
-    if receipts:
-        log.warning("Queued again the receipts of orders %s", receipts)
-    certificates = certificates_unrendered_requeue(after=after)
-    if certificates:
-        log.warning("Queued again the renders of certificates %s", certificates)
-    return {"receipts": receipts, "certificates": certificates}
+    for order_id in lost:
+        jobs.queue(order_receipt_email, order_id)
+    return lost
 
 
 def _receipt_message(order: Order) -> EmailMultiAlternatives:
@@ -455,44 +514,3 @@ def _card_details(gateway, payment_method: str) -> tuple[str, str]:
         return "", ""
     card = getattr(method, "card", None)
     return (getattr(card, "brand", "") or "", getattr(card, "last4", "") or "") if card else ("", "")
-
-
-# ---------------------------------------------------------------- refunds
-
-def payment_refund(*, payment_id: int, amount: Decimal, by, reason: str = "") -> Refund:
-    """Refund up to what is left of a payment, through Stripe, recording who did it."""
-    if amount <= 0:
-        raise PaymentError("A refund must be more than $0.00.")
-    with transaction.atomic():
-        payment = Payment.objects.select_for_update().get(pk=payment_id)
-        if payment.state != rules.SUCCEEDED:
-            raise PaymentError(f"Only a succeeded payment can be refunded (this one is {payment.state}).")
-        left = payment.amount - payment.refunded_amount
-        if amount > left:
-            raise PaymentError(f"A refund of ${amount} is more than the ${left} left to refund.")
-        payment.refunded_amount += amount
-        payment.save(update_fields=["refunded_amount"])
-        refund = Refund.objects.create(payment=payment, amount=amount, reason=reason[:300], created_by=by)
-    try:
-        result = stripe_client().v1.refunds.create(
-            params={"payment_intent": payment.stripe_payment_intent, "amount": rules.to_cents(amount)},
-            options={"idempotency_key": f"refund-{refund.pk}"},
-        )
-    except stripe.StripeError as exc:
-        with transaction.atomic():
-            payment = Payment.objects.select_for_update().get(pk=payment_id)
-            payment.refunded_amount -= amount
-            payment.save(update_fields=["refunded_amount"])
-            refund.delete()
-        raise PaymentError(f"Stripe refused the refund: {exc.user_message or exc}") from exc
-    Refund.objects.filter(pk=refund.pk).update(stripe_refund=result.id)
-    refund.stripe_refund = result.id
-    with transaction.atomic():
-        payment = Payment.objects.select_for_update().get(pk=payment_id)
-        if payment.refunded_amount == payment.amount:
-            payment_transition(payment_id=payment.pk, to=rules.REFUNDED, actor=f"staff:{by.pk}", note=reason)
-            if Order.objects.filter(pk=payment.order_id, state=Order.State.PAID).exists():
-                # A charge that came in for a canceled order is refunded; the order stays canceled.
-                order_transition(order_id=payment.order_id, to=Order.State.REFUNDED, actor=f"staff:{by.pk}",
-                                 note=reason)
-    return refund

@@ -5,9 +5,11 @@ from smtplib import SMTPException
 
 from celery import shared_task
 
+from acsm_portal.jobs import RETRY_BACKOFF_MAX
+
 
 @shared_task(bind=True, acks_late=True, autoretry_for=(OSError, SMTPException), retry_backoff=True,
-             retry_backoff_max=600, max_retries=8)
+             retry_backoff_max=RETRY_BACKOFF_MAX, max_retries=8)
 def order_receipt_email(self, order_id: int) -> str:
     """Email paid order ``order_id``'s receipt once (``services.order_receipt_send``); returns its outcome."""
     from .services import order_receipt_send
@@ -15,10 +17,20 @@ def order_receipt_email(self, order_id: int) -> str:
     return order_receipt_send(order_id=order_id)
 
 
-@shared_task(acks_late=True)
-def lost_jobs_requeue_task() -> dict[str, list[int]]:
-    """Every few minutes (``CELERY_BEAT_SCHEDULE``): queue again the receipts and certificate renders that went
-    missing (``services.lost_jobs_requeue``); returns the ids queued."""
-    from .services import lost_jobs_requeue
+@shared_task(bind=True, acks_late=True, autoretry_for=(OSError, SMTPException), retry_backoff=True,
+             retry_backoff_max=RETRY_BACKOFF_MAX, max_retries=8)
+def refund_email(self, refund_id: int) -> str:
+    """Email the holder what refund ``refund_id`` gave back and what happened to each renewal, once
+    (``refunds.refund_email_send``); returns its outcome."""
+    from .refunds import refund_email_send
 
-    return lost_jobs_requeue()
+    return refund_email_send(refund_id=refund_id)
+
+
+@shared_task(acks_late=True)
+def stalled_payments_end_task() -> list[int]:
+    """Every five minutes (``CELERY_BEAT_SCHEDULE``): end the payment attempts that waited too long for 3-D Secure
+    or for Stripe (``services.payments_stalled_end``); returns the ids canceled."""
+    from .services import payments_stalled_end
+
+    return payments_stalled_end()

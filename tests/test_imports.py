@@ -14,7 +14,7 @@ APPS = ("accounts", "cecs", "certifications", "cart", "payments")
 PACKAGES = (*APPS, "acsm_portal")
 # The project's own modules that compose the apps (URLs, the dashboard page, settings, the Celery app).
 COMPOSERS = ("acsm_portal.urls", "acsm_portal.dashboard", "acsm_portal.demo", "acsm_portal.management",
-             "acsm_portal.settings", "acsm_portal.celery", "acsm_portal.wsgi", "acsm_portal.asgi")
+             "acsm_portal.settings", "acsm_portal.celery", "acsm_portal.tasks", "acsm_portal.wsgi", "acsm_portal.asgi")
 
 
 def _module(path: Path) -> str:

@@ -18,10 +18,11 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from acsm_portal import clock, uploads
+from acsm_portal import clock, jobs, uploads
 from acsm_portal.errors import ServiceError
 
 from ..models import Certification, CprUpload, CprUploadFile, Cycle
@@ -207,7 +208,7 @@ def _cpr_transition(*, upload_id: int, to: str, by, reason: str = "") -> tuple[C
             upload.reviewed_at = now
             upload.reviewed_by = by
             upload.rejection_reason = reason
-            transaction.on_commit(lambda: send_cpr_decision_email.delay(upload.pk))
+            jobs.queue_after_commit(send_cpr_decision_email, upload.pk)
         upload.save(update_fields=["state", "submitted_at", "reviewed_at", "reviewed_by", "rejection_reason"])
     return upload, True
 
@@ -265,8 +266,6 @@ def cpr_file_preview(*, stored: CprUploadFile, page: int = 1) -> tuple[bytes, st
 
 # The decision email ----------------------------------------------------------
 
-# How long a worker's claim on a decision email keeps others away: past it, the worker is taken for lost.
-DECISION_EMAIL_CLAIM = timedelta(minutes=10)
 
 
 def cpr_decision_email_send(*, upload_id: int) -> str:
@@ -275,7 +274,7 @@ def cpr_decision_email_send(*, upload_id: int) -> str:
     The card is claimed in a short transaction (``decision_email_claimed_at``), the email sent with no row lock
     held, then ``decision_emailed_at`` set. Returns what happened: ``"sent"``, ``"no such upload"``,
     ``"not decided (<state>)"``, ``"already sent"``, or ``"claimed"`` when another worker took it on less than
-    ``DECISION_EMAIL_CLAIM`` ago. When sending fails the claim is let go and the error (``OSError``,
+    ``jobs.CLAIM`` ago. When sending fails the claim is let go and the error (``OSError``,
     ``SMTPException``) raised, for the task to retry.
     """
     claimed_at = clock.now()
@@ -293,7 +292,7 @@ def cpr_decision_email_send(*, upload_id: int) -> str:
         if upload.decision_emailed_at is not None:
             return "already sent"
         if upload.decision_email_claimed_at is not None \
-                and claimed_at - upload.decision_email_claimed_at < DECISION_EMAIL_CLAIM:
+                and claimed_at - upload.decision_email_claimed_at < jobs.CLAIM:
             return "claimed"
         upload.decision_email_claimed_at = claimed_at
         upload.save(update_fields=["decision_email_claimed_at"])
@@ -322,3 +321,19 @@ def cpr_decision_email_send(*, upload_id: int) -> str:
         raise
     CprUpload.objects.filter(pk=upload_id).update(decision_emailed_at=clock.now())
     return "sent"
+
+
+def cpr_decision_emails_unsent_requeue(*, after: timedelta) -> list[int]:
+    """Queue again the decision email of every CPR/AED card approved or rejected more than ``after`` ago (and
+    within ``jobs.SWEEP_WINDOW``) and not emailed, unless a worker took it on less than ``jobs.CLAIM`` ago.
+    Returns the upload ids, oldest first."""
+    now = clock.now()
+    lost = list(
+        CprUpload.objects.filter(state__in=[State.APPROVED, State.REJECTED], decision_emailed_at__isnull=True,
+                                 reviewed_at__lte=now - after, reviewed_at__gte=now - jobs.SWEEP_WINDOW)
+        .filter(Q(decision_email_claimed_at__isnull=True) | Q(decision_email_claimed_at__lte=now - jobs.CLAIM))
+        .order_by("reviewed_at", "pk").values_list("pk", flat=True)
+    )
+    for upload_id in lost:
+        jobs.queue(send_cpr_decision_email, upload_id)
+    return lost

@@ -7,9 +7,9 @@ import time_machine
 from django.core import mail
 
 from accounts.models import User
-from accounts.services import SET_PASSWORD_CLAIM, certificant_create, set_password_email_send
+from accounts.services import certificant_create, set_password_email_send
 from accounts.tasks import send_set_password_email
-from acsm_portal import clock
+from acsm_portal import clock, jobs
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ class TestSetPasswordEmail:
         assert User.objects.filter(set_password_claimed_at__isnull=False).count() == 0
 
     def test_a_fresh_claim_of_another_worker_is_left_alone_and_a_stale_one_taken_over(self, invited):
-        claimed = clock.now() - SET_PASSWORD_CLAIM + timedelta(seconds=5)
+        claimed = clock.now() - jobs.CLAIM + timedelta(seconds=5)
         User.objects.filter(pk=invited.pk).update(set_password_claimed_at=claimed)
         assert set_password_email_send(user_id=invited.pk) == "claimed"
         assert mail.outbox == []

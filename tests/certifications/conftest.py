@@ -7,5 +7,5 @@ def decision_emails(monkeypatch):
     from certifications.tasks import send_cpr_decision_email
 
     queued = []
-    monkeypatch.setattr(send_cpr_decision_email, "delay", queued.append)
+    monkeypatch.setattr(send_cpr_decision_email, "apply_async", lambda args, **options: queued.extend(args))
     return queued

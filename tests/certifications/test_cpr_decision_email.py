@@ -8,8 +8,8 @@ import time_machine
 from django.core import mail
 from django.db import DatabaseError, connections, transaction
 
-from acsm_portal import clock
-from certifications.cpr.services import DECISION_EMAIL_CLAIM, cpr_decision_email_send, cpr_upload_approve
+from acsm_portal import clock, jobs
+from certifications.cpr.services import cpr_decision_email_send, cpr_upload_approve
 from certifications.models import CprUpload
 from certifications.tasks import send_cpr_decision_email
 from tests.factories import certification_with_cycle
@@ -42,7 +42,7 @@ class TestDecisionEmail:
         assert emailed(approved) == (moment, moment)
 
     def test_a_fresh_claim_of_another_worker_is_left_alone_and_a_stale_one_taken_over(self, approved):
-        claimed = clock.now() - DECISION_EMAIL_CLAIM + timedelta(seconds=5)
+        claimed = clock.now() - jobs.CLAIM + timedelta(seconds=5)
         CprUpload.objects.filter(pk=approved.pk).update(decision_email_claimed_at=claimed)
         assert cpr_decision_email_send(upload_id=approved.pk) == "claimed"
         assert mail.outbox == []

@@ -9,9 +9,9 @@ from django.core import mail
 from django.core.mail import EmailMultiAlternatives
 from django.db import DatabaseError, connections, transaction
 
-from acsm_portal import clock
+from acsm_portal import clock, jobs
 from payments.models import Order
-from payments.services import RECEIPT_CLAIM, order_receipt_send
+from payments.services import order_receipt_send
 from tests.payments.helpers import paid_order_without_stripe, placed_order
 
 
@@ -41,7 +41,7 @@ class TestReceiptSend:
 
     def test_a_fresh_claim_of_another_worker_is_left_alone_and_a_stale_one_taken_over(self, user):
         order = paid_order_without_stripe(user, "CPT", total="60.00")
-        claimed = clock.now() - RECEIPT_CLAIM + timedelta(seconds=5)
+        claimed = clock.now() - jobs.CLAIM + timedelta(seconds=5)
         Order.objects.filter(pk=order.pk).update(receipt_claimed_at=claimed)  # a worker took it on just now
         assert order_receipt_send(order_id=order.pk) == "claimed"
         assert mail.outbox == []
@@ -99,11 +99,10 @@ def test_the_sweeper_leaves_receipts_older_than_its_window_to_staff(user, other_
     from payments import services
 
     queued = []
-    monkeypatch.setattr(services.order_receipt_email, "delay", queued.append)
-    monkeypatch.setattr(services, "certificates_unrendered_requeue", lambda **kwargs: [])
+    monkeypatch.setattr(services.order_receipt_email, "apply_async", lambda args, **options: queued.extend(args))
     recent = paid_order_without_stripe(user, "CPT", total="60.00")
     Order.objects.filter(pk=recent.pk).update(paid_at=clock.now() - timedelta(hours=1))
     old = paid_order_without_stripe(other_user, "EP", total="70.00")
-    Order.objects.filter(pk=old.pk).update(paid_at=clock.now() - services.SWEEP_WINDOW - timedelta(hours=1))
-    assert services.lost_jobs_requeue()["receipts"] == [recent.pk]
+    Order.objects.filter(pk=old.pk).update(paid_at=clock.now() - jobs.SWEEP_WINDOW - timedelta(hours=1))
+    assert services.order_receipts_unsent_requeue(after=jobs.LOST_AFTER) == [recent.pk]
     assert queued == [recent.pk]
