@@ -4,7 +4,6 @@ import email
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from django.core.cache import cache
 from acsm_portal import clock
 from tests.dates import cycle_around
 from tests.factories import UserFactory
+from tests.waits import PATIENCE, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_ARGS = [
@@ -108,6 +108,8 @@ def _database_url() -> str:
 class WorkerMailbox:
     """Emails a real worker process wrote with Django's file backend."""
 
+    SEPARATOR = b"\n" + b"-" * 79 + b"\n"  # written after each message is complete
+
     def __init__(self, path: Path):
         self.path = path
 
@@ -116,21 +118,24 @@ class WorkerMailbox:
             f.unlink()
 
     def messages(self) -> list[email.message.Message]:
+        """The messages written in full; one the worker is still writing is left for the next look."""
         found = []
         for f in sorted(self.path.glob("*.log")):
-            for chunk in f.read_bytes().split(b"\n" + b"-" * 79 + b"\n"):
-                if chunk.strip():
-                    found.append(email.message_from_bytes(chunk.lstrip(b"\n")))
+            *complete, _being_written = f.read_bytes().split(self.SEPARATOR)
+            found += [email.message_from_bytes(chunk.lstrip(b"\n")) for chunk in complete if chunk.strip()]
         return found
 
-    def wait_for(self, count: int, timeout: float = 20.0) -> list[email.message.Message]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+    def wait_for(self, count: int, timeout: float = PATIENCE) -> list[email.message.Message]:
+        """At least ``count`` complete messages, as soon as the worker has written them."""
+
+        def enough() -> list[email.message.Message] | None:
             msgs = self.messages()
-            if len(msgs) >= count:
-                return msgs
-            time.sleep(0.1)
-        raise AssertionError(f"worker sent {len(self.messages())} email(s), expected {count} within {timeout}s")
+            return msgs if len(msgs) >= count else None
+
+        try:
+            return wait_until(enough, what=f"the worker to send {count} email(s)", timeout=timeout)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; it sent {len(self.messages())}") from None
 
 
 @pytest.fixture(scope="session")
@@ -154,20 +159,19 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
          "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "--without-gossip", "--without-mingle", "--without-heartbeat"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def ready() -> bool:
         log.seek(0)
-        if "ready." in log.read():
-            break
+        text = log.read()
         if proc.poll() is not None:
-            break
-        time.sleep(0.2)
-    else:
+            raise RuntimeError(f"Celery worker exited:\n{text}")
+        return "ready." in text
+
+    try:
+        wait_until(ready, what="the Celery worker to start")
+    except AssertionError:
         proc.kill()
-        raise RuntimeError("Celery worker did not start")
-    if proc.poll() is not None:
-        log.seek(0)
-        raise RuntimeError(f"Celery worker exited:\n{log.read()}")
+        raise
     yield WorkerMailbox(mail_dir)
     proc.terminate()
     try:
@@ -193,18 +197,21 @@ def localstripe():
     port = base.rsplit(":", 1)[1]
     proc = subprocess.Popen([str(Path(sys.executable).parent / "localstripe"), "--port", port, "--from-scratch"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
+
+    def answers() -> bool:
+        if proc.poll() is not None:
+            raise RuntimeError("localstripe exited")
         try:
-            urllib.request.urlopen(f"{base}/js.stripe.com/v3/", timeout=1).read()
-            break
+            urllib.request.urlopen(f"{base}/js.stripe.com/v3/", timeout=10).read()
         except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError("localstripe exited") from None
-            time.sleep(0.1)
-    else:
+            return False
+        return True
+
+    try:
+        wait_until(answers, what="localstripe to start")
+    except AssertionError:
         proc.kill()
-        raise RuntimeError("localstripe did not start")
+        raise
     yield base
     proc.terminate()
     proc.wait(timeout=10)
@@ -219,10 +226,11 @@ def stripe_webhook_register(base: str, url: str, name: str = "portal") -> None:
                        "events": ["payment_intent.succeeded", "payment_intent.payment_failed"]}).encode()
     request = urllib.request.Request(f"{base}/_config/webhooks/{name}", data=body, method="POST",
                                      headers={"Content-Type": "application/json"})
-    urllib.request.urlopen(request, timeout=5).read()
+    urllib.request.urlopen(request, timeout=PATIENCE).read()
 
 
 def stripe_webhooks_clear(base: str) -> None:
     import urllib.request
 
-    urllib.request.urlopen(urllib.request.Request(f"{base}/_config/data", method="DELETE"), timeout=5).read()
+    request = urllib.request.Request(f"{base}/_config/data", method="DELETE")
+    urllib.request.urlopen(request, timeout=PATIENCE).read()

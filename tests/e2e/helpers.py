@@ -1,16 +1,30 @@
-"""What the Chromium tests share: where screenshots go, logging in, the CPR card's details, paying by card."""
+"""What the Chromium tests share: how long they wait, where screenshots go, logging in, the CPR card's details,
+paying by card."""
 
 from datetime import date, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import BrowserContext, Page, expect
 
 from acsm_portal import clock
 from acsm_portal.demo import DEMO_CERTIFICANT
 
 SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"  # pytest-playwright empties test-results/
 PASSWORD = "correct-horse-battery"  # UserFactory's
+
+# How long a condition may take to come on a busy machine (two cores, another suite running beside) before the
+# test fails; set once (conftest.py, ``patient``), never per call.
+EXPECT_TIMEOUT_MS = 30_000  # ``expect``; Playwright's own 5 s failed an upload on a loaded machine
+ACTION_TIMEOUT_MS = 60_000  # clicks, fills, downloads, file choosers
+NAVIGATION_TIMEOUT_MS = 60_000  # goto, reload, wait_for_url, wait_for_load_state
+
+
+def patient(context: BrowserContext) -> BrowserContext:
+    """``context`` with the suite's timeouts for actions and navigation; for every context a test opens."""
+    context.set_default_timeout(ACTION_TIMEOUT_MS)
+    context.set_default_navigation_timeout(NAVIGATION_TIMEOUT_MS)
+    return context
 
 
 def log_in(page: Page, base: str, email: str, password: str = PASSWORD) -> None:

@@ -113,6 +113,7 @@ def test_axe_finds_nothing_serious_on_any_page_of_the_flow(live_server, page: Pa
     expect(page.get_by_role("region", name="Certified Personal Trainer")).to_contain_text(
         "CPR Certificate Rejected: Photo is blurry")
     audit("dashboard")
+    page.wait_for_load_state("load")  # Bootstrap opens the inline form from then on
     page.get_by_role("button", name="Report CECs").click()
     expect(page.locator("#report-inline")).to_be_visible()
     audit("dashboard-report-open")
@@ -169,7 +170,7 @@ def test_axe_finds_nothing_serious_on_any_page_of_the_flow(live_server, page: Pa
     expect(page.locator("#checkout-error")).to_have_text("Your card was declined.")
     audit("checkout-declined")
     pay(page, CARD_OK)
-    expect(page.get_by_role("heading", name="Receipt")).to_be_visible(timeout=15_000)
+    expect(page.get_by_role("heading", name="Receipt")).to_be_visible()
     audit("receipt")
 
     page.get_by_role("link", name="Back to CEC Dashboard").click()
@@ -253,7 +254,7 @@ def skip_to_main(page: Page) -> None:
     skip = assert_focus_visible(page, f"first Tab on {page.url}")
     assert skip["text"] == "Skip to main content", skip
     page.keyboard.press("Enter")
-    assert page.evaluate("document.activeElement.id") == "main"
+    expect(page.locator("#main")).to_be_focused()
 
 
 def text_is(value: str):
@@ -302,6 +303,7 @@ def test_keyboard_only_from_login_to_the_cart(live_server, page: Page, tmp_path)
     tab_to(page, lambda el: el["text"].startswith("Upload CPR Certificate"))
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Certification Maintenance")).to_be_visible()
+    page.wait_for_load_state("load")  # the page's script listens for chosen files from then on
     skip_to_main(page)
     tab_to(page, lambda el: el["type"] == "file")
     with page.expect_file_chooser() as chooser:
@@ -313,13 +315,13 @@ def test_keyboard_only_from_login_to_the_cart(live_server, page: Page, tmp_path)
     expect(page.locator("#cpr-file-list .cpr-file-progress")).to_have_text("100% 15.2 KB of 15.2 KB")
     tab_to(page, lambda el: el["label"].startswith("Card type"))
     page.keyboard.press("ArrowDown")  # the first choice after the empty one
-    assert page.get_by_label("Card type").input_value() != ""
+    expect(page.get_by_label("Card type")).not_to_have_value("")
     tab_to(page, lambda el: el["label"].startswith("Issuing organization"))
     page.keyboard.type("American Heart Association")
     tab_to(page, lambda el: el["label"].startswith("Expiry date"))
     expiry = today + timedelta(days=500)
     page.keyboard.type(expiry.strftime("%m%d%Y"))  # a date input takes the digits in its locale order
-    assert page.get_by_label("Expiry date").input_value() == expiry.isoformat()
+    expect(page.get_by_label("Expiry date")).to_have_value(expiry.isoformat())
     tab_to(page, lambda el: el["type"] == "checkbox")
     page.keyboard.press("Space")
     expect(page.get_by_label("The course included a hands-on skills check")).to_be_checked()
@@ -327,6 +329,7 @@ def test_keyboard_only_from_login_to_the_cart(live_server, page: Page, tmp_path)
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="CEC Dashboard")).to_be_visible()
     expect(tile.locator(".tile-cpr")).to_contain_text("Submitted – pending review")
+    page.wait_for_load_state("load")  # RENEW swaps the tile in place from then on
 
     # RENEW with Space; the X that replaces it takes the focus, Shift+Tab goes back up the page.
     tab_to(page, lambda el: el["text"].startswith("RENEW"))

@@ -4,7 +4,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from acsm_portal.demo import demo_seed
-from tests.e2e.helpers import SHOTS, casey_today, log_in_demo
+from tests.e2e.helpers import SHOTS, casey_today, log_in_demo, patient
 
 
 def tile(page: Page, name: str):
@@ -44,6 +44,7 @@ def test_dashboard_tiles_and_reporting_a_credit(live_server, page: Page, width):
     expect(ep.get_by_role("img")).to_have_accessible_name(
         "Certified Exercise Physiologist: 88% complete, 53 of 60 CECs")
     expect(cpt.locator(".tile-total")).to_have_text("Total CECs 53")
+    page.wait_for_load_state("load")  # Bootstrap opens the inline form from then on
 
     # Report 7.5 CECs with the + on the Active CECs tile (opens inline).
     page.get_by_role("button", name="Report CECs").click()
@@ -66,7 +67,7 @@ def test_dashboard_tiles_and_reporting_a_credit(live_server, page: Page, width):
 @pytest.mark.django_db(transaction=True)
 def test_plus_works_without_javascript(live_server, browser):
     demo_seed()
-    context = browser.new_context(java_script_enabled=False)
+    context = patient(browser.new_context(java_script_enabled=False))
     page = context.new_page()
     log_in_demo(page, live_server.url)
     page.goto(live_server.url + "/dashboard/")

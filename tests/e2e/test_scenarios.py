@@ -15,7 +15,7 @@ from certifications.models import CprUpload
 from certifications.rules import add_years, grace_ends
 from tests.certifications.cpr_helpers import png_of_size, reviewer, submitted
 from tests.dates import cycle_around
-from tests.e2e.helpers import PASSWORD, SHOTS, fill_card_details, log_in
+from tests.e2e.helpers import PASSWORD, SHOTS, fill_card_details, log_in, patient
 from tests.factories import CECEntryFactory, UserFactory, certification_with_cycle, renewable_certification
 
 pytestmark = pytest.mark.e2e
@@ -117,7 +117,7 @@ def test_lapsed_certification_has_no_renew_and_points_to_reinstatement(live_serv
 def staff_page(browser: Browser, base: str):
     """A reviewer holding only the can_review_cpr permission, logged in to /staff/ in their own browser."""
     staff = reviewer(email="reviewer@example.com", first_name="Sam", last_name="Reviewer")
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = patient(browser.new_context(viewport={"width": 1280, "height": 900}))
     page = context.new_page()
     page.goto(base + "/staff/")
     page.get_by_label("Email address").fill(staff.email)

@@ -15,6 +15,7 @@ from payments.models import Order
 from tests.certifications.cpr_helpers import png_of_size
 from tests.e2e.helpers import SHOTS, casey_today, log_in_demo, pay
 from tests.payments.helpers import CARD_3DS, CARD_DECLINED, CARD_OK
+from tests.waits import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("localstripe")]
 
@@ -22,6 +23,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("localstripe")]
 def upload_cpr(page: Page, tile, tmp_path: Path) -> None:
     tile.get_by_role("link", name="Upload CPR Certificate").click()
     expect(page.get_by_role("heading", name="Certification Maintenance")).to_be_visible()
+    page.wait_for_load_state("load")  # the page's script listens for chosen files from then on
     card = tmp_path / "cpr-card.png"
     card.write_bytes(png_of_size(15_565))
     page.get_by_label("Choose File").set_input_files([card])
@@ -75,7 +77,7 @@ def test_the_whole_seed_flow(live_server, page: Page, celery_worker, tmp_path, w
     expect(page.locator("#checkout-error")).to_have_text("Your card was declined.")
     expect(page.get_by_label("City")).to_have_value("Carmel")
     pay(page, CARD_OK)
-    expect(page.get_by_role("heading", name="Receipt")).to_be_visible(timeout=15_000)
+    expect(page.get_by_role("heading", name="Receipt")).to_be_visible()
     paid_seen = time.monotonic()
 
     order = Order.objects.get(state=Order.State.PAID)
@@ -99,9 +101,8 @@ def test_the_whole_seed_flow(live_server, page: Page, celery_worker, tmp_path, w
     assert order.number in parts["text/html"].get_payload(decode=True).decode()
     assert parts["application/pdf"].get_filename() == f"receipt-{order.number}.pdf"
     assert parts["application/pdf"].get_payload(decode=True).startswith(b"%PDF-")
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and Certificate.objects.filter(rendered_at__isnull=True).exists():
-        time.sleep(0.1)
+    wait_until(lambda: not Certificate.objects.filter(rendered_at__isnull=True).exists(),
+               what="the worker to render both certificates")
     rendered_after = time.monotonic() - paid_seen
     assert Certificate.objects.filter(rendered_at__isnull=False).count() == 2
     print(f"\ncertificates rendered by the worker {rendered_after:.2f}s after the receipt showed")
@@ -131,9 +132,11 @@ def test_three_d_secure_in_the_page(live_server, page: Page, tmp_path):
     demo_seed()
     to_checkout(page, live_server.url, tmp_path, 1280)
     pay(page, CARD_3DS)
-    # The emulator asks once when the card is set up and once for the payment itself.
-    for _ in range(2):
-        page.get_by_role("button", name="Complete authentication").click()
-    expect(page.get_by_role("heading", name="Receipt")).to_be_visible(timeout=15_000)
+    # The emulator asks once when the card is set up and once for the payment itself; each click waits for its
+    # dialog (the first one is gone as soon as it is answered).
+    authenticate = page.get_by_role("button", name="Complete authentication")
+    authenticate.click()
+    authenticate.click()
+    expect(page.get_by_role("heading", name="Receipt")).to_be_visible()
     assert Order.objects.get().state == Order.State.PAID
     assert list(Order.objects.get().payments.values_list("state", flat=True)) == ["succeeded"]

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect
 
+from tests.e2e.helpers import patient
 from tests.factories import UserFactory, renewable_certification
 
 SHOTS = Path(__file__).resolve().parents[2] / "test-results" / "screenshots"
@@ -18,7 +19,7 @@ def test_the_browsers_zone_is_taken_and_deadlines_are_said_in_it(live_server, br
     person = UserFactory(first_name="Riley", last_name="Chen")
     renewable_certification(person, "CPT")
     end = person.certifications.get().cycles.get(state="open").end
-    context = browser.new_context(timezone_id="America/Los_Angeles", viewport={"width": width, "height": 900})
+    context = patient(browser.new_context(timezone_id="America/Los_Angeles", viewport={"width": width, "height": 900}))
     page = context.new_page()
     try:
         page.goto(live_server.url + "/accounts/login/")
