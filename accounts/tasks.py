@@ -7,11 +7,11 @@ from celery import shared_task
 from django.contrib.sessions.models import Session
 
 from acsm_portal import clock
-from acsm_portal.jobs import RETRY_BACKOFF_MAX
+from acsm_portal.jobs import MAX_RETRIES, RETRY_BACKOFF_MAX
 
 
 @shared_task(bind=True, acks_late=True, autoretry_for=(OSError, SMTPException), retry_backoff=True,
-             retry_backoff_max=RETRY_BACKOFF_MAX, max_retries=5)
+             retry_backoff_max=RETRY_BACKOFF_MAX, max_retries=MAX_RETRIES)
 def send_set_password_email(self, user_id: int) -> str:
     """Email user ``user_id`` their set-password link once (``services.set_password_email_send``); returns its
     outcome."""

@@ -10,13 +10,15 @@ what is not done ``LOST_AFTER`` later and queues it again, and each job does not
 
 Times, all in seconds, fit together (``settings.CELERY_*``):
 
-- a job runs at most ``CELERY_TASK_TIME_LIMIT`` (120 s) before the worker kills it;
-- a worker's claim on a job (``CLAIM``) outlives that, so a claim older than ``CLAIM`` belongs to a worker that is
-  gone;
-- the broker hands an unacknowledged job to another worker after ``visibility_timeout`` (150 s), which is longer
-  than ``CLAIM``, so a job redelivered after its worker was killed finds the claim expired and runs;
-- retries back off at most ``RETRY_BACKOFF_MAX`` (120 s), below the visibility timeout, so a job waiting for its
-  retry is not redelivered meanwhile.
+- a job runs at most ``CELERY_TASK_TIME_LIMIT`` (90 s) before the worker kills it;
+- a worker's claim on a job (``CLAIM``, 100 s) outlives that, so a claim older than ``CLAIM`` belongs to a worker
+  that is gone;
+- a job's retries are few and close together (at most ``RETRY_BACKOFF_MAX``, 20 s, apart): a worker holds a retry
+  unacknowledged until it is due, so waiting plus running (20 + 90 s) stays under the broker's visibility timeout;
+  a longer outage (SMTP down for an hour) is the sweeper's to catch up, one fresh try a minute, not a pile of
+  retry chains;
+- the broker hands an unacknowledged job to another worker after ``visibility_timeout`` (150 s), longer than all
+  of that, so a job redelivered after its worker was killed finds the claim expired and runs.
 """
 
 import logging
@@ -37,8 +39,12 @@ LOST_AFTER = timedelta(minutes=3)
 # Older lost jobs are left to staff (the admin lists show them): a receipt a week late helps nobody.
 SWEEP_WINDOW = timedelta(days=7)
 
-# Longest wait between two retries of a job, in seconds (below the broker's visibility timeout).
-RETRY_BACKOFF_MAX = 120
+# Longest wait between two retries of a job, in seconds; with the job's own time limit, under the broker's
+# visibility timeout.
+RETRY_BACKOFF_MAX = 20
+
+# Retries of one job before it is left to the sweeper.
+MAX_RETRIES = 4
 
 # Sending a job to the broker: a few quick tries, then give up and leave the job to the sweeper.
 PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}

@@ -197,8 +197,8 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 # Time limits, in seconds, and the broker's redelivery fit together with the claims and the sweeper: see
 # acsm_portal/jobs.py. The longest job (a receipt with its PDF, sent over SMTP with EMAIL_TIMEOUT) takes a few.
-CELERY_TASK_SOFT_TIME_LIMIT = 90
-CELERY_TASK_TIME_LIMIT = 120
+CELERY_TASK_SOFT_TIME_LIMIT = 75
+CELERY_TASK_TIME_LIMIT = 90
 # A job whose worker died is handed to another worker after this long (Redis' default is an hour).
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 150, "socket_connect_timeout": 2, "socket_timeout": 5}
 CELERY_BROKER_CONNECTION_TIMEOUT = 2

@@ -5,11 +5,11 @@ from smtplib import SMTPException
 
 from celery import shared_task
 
-from acsm_portal.jobs import RETRY_BACKOFF_MAX
+from acsm_portal.jobs import MAX_RETRIES, RETRY_BACKOFF_MAX
 
 
 @shared_task(bind=True, acks_late=True, autoretry_for=(OSError, SMTPException), retry_backoff=True,
-             retry_backoff_max=RETRY_BACKOFF_MAX, max_retries=6)
+             retry_backoff_max=RETRY_BACKOFF_MAX, max_retries=MAX_RETRIES)
 def send_cpr_decision_email(self, upload_id: int) -> str:
     """Tell the certificant their CPR/AED card ``upload_id`` was approved or rejected, once per decision
     (``cpr.services.cpr_decision_email_send``); returns its outcome."""
@@ -19,7 +19,7 @@ def send_cpr_decision_email(self, upload_id: int) -> str:
 
 
 @shared_task(bind=True, acks_late=True, autoretry_for=(OSError,), retry_backoff=True,
-             retry_backoff_max=RETRY_BACKOFF_MAX, max_retries=6)
+             retry_backoff_max=RETRY_BACKOFF_MAX, max_retries=MAX_RETRIES)
 def certificate_render_task(self, certificate_id: int) -> str:
     """Render certificate ``certificate_id``'s PDF once (``certificates.certificate_render``); returns its stored
     name. The holder's download renders it on demand if this has not run yet."""

@@ -141,10 +141,14 @@ def _save_with_new_number(order: Order) -> None:
 
 
 def order_place(*, user, billing: BillingInput, expected_total: Decimal, today: date) -> Order:
-    """A pending order for what is in the cart now. Placing the same cart again returns the same order.
+    """A pending order for what is in the cart now (``today``: the person's date). Placing the same cart again
+    returns the same order; a changed cart replaces the person's pending order (canceled).
 
-    Refused when the cart changed since the person looked at it (prices, lines) or the total
-    they were shown is not the total now.
+    Placing is the person pressing Pay: an earlier attempt of theirs left at 3-D Secure, or processing for longer
+    than ``IN_FLIGHT``, is ended first (``payment_stalled_end``, canceled at Stripe), so they can pay at once.
+    Raises ``PaymentError`` when the cart changed since the person looked at it (prices, lines), the total they
+    were shown is not the total now, an earlier attempt is still being charged, or Stripe did not answer while an
+    attempt was being ended.
     """
     checked = cart_recheck(user=user, today=today)
     if checked.messages:
@@ -243,8 +247,16 @@ def _setup_intent_key(payment: Payment) -> str:
 
 
 def payment_charge(*, payment_id: int, user, payment_method: str) -> ChargeOutcome:
-    """Charge the card the page collected. Safe under double clicks, reloads and two tabs:
-    only the request that moves the payment out of ``created`` talks to Stripe."""
+    """Charge the card the page collected (``payment_method``, a Stripe PaymentMethod id) for payment
+    ``payment_id`` of ``user``'s order. Safe under double clicks, reloads and two tabs: only the request that moves
+    the payment out of ``created`` talks to Stripe.
+
+    The PaymentIntent is made unconfirmed first and its id recorded before it is confirmed, so the portal knows
+    every intent that can take money: an attempt whose confirmation goes unanswered can be looked up and canceled
+    at Stripe (``payment_stalled_end``), and one whose creation goes unanswered can never be charged. Returns the
+    outcome for the page; raises ``PaymentError`` when the order changed since the payment started, and
+    ``Payment.DoesNotExist`` for another person's payment.
+    """
     with transaction.atomic():
         payment = Payment.objects.select_for_update().select_related("order").get(pk=payment_id, order__user=user)
         order = payment.order
@@ -264,26 +276,39 @@ def payment_charge(*, payment_id: int, user, payment_method: str) -> ChargeOutco
                 "amount": rules.to_cents(payment.amount),
                 "currency": order.currency,
                 "payment_method": payment_method,
-                "confirm": True,
                 "metadata": {"order": order.number, "payment": str(payment.pk)},
             },
             options={"idempotency_key": f"pi-{payment.pk}"},
         )
+    except stripe.StripeError as exc:
+        # Nothing was confirmed, so nothing can be charged: the attempt ends here and the person may try again.
+        log.warning("Stripe refused or did not answer the PaymentIntent of payment %s: %s", payment.pk, exc)
+        message = "The card could not be charged. Please try again or use another card."
+        _fail_unless_settled(payment.pk, message, "stripe")
+        return ChargeOutcome(rules.FAILED, message)
+    if not Payment.objects.filter(pk=payment.pk, state=rules.PROCESSING).update(stripe_payment_intent=intent.id):
+        # The attempt was ended meanwhile (the person paid again, or staff ended it): this intent is never
+        # confirmed, so it cannot take money; it is canceled too, so that Stripe's dashboard says so.
+        try:
+            gateway.v1.payment_intents.cancel(intent.id, options={"idempotency_key": f"pi-cancel-{payment.pk}"})
+        except stripe.StripeError:
+            log.warning("Could not cancel the unconfirmed intent %s of ended payment %s", intent.id, payment.pk)
+        return _outcome(Payment.objects.get(pk=payment.pk))
+    try:
+        intent = gateway.v1.payment_intents.confirm(intent.id, options={"idempotency_key": f"pi-confirm-{payment.pk}"})
     except stripe.CardError as exc:
-        intent_id = getattr(getattr(exc.error, "payment_intent", None), "id", "") or ""
         message = exc.user_message or "Your card was declined."
-        payment_transition(payment_id=payment.pk, to=rules.FAILED, actor="stripe", note=message,
-                           failure_message=message, stripe_payment_intent=intent_id)
+        _fail_unless_settled(payment.pk, message, "stripe")
         return ChargeOutcome(rules.FAILED, message)
     except stripe.InvalidRequestError as exc:
-        payment_transition(payment_id=payment.pk, to=rules.FAILED, actor="stripe", note=str(exc),
-                           failure_message="The card could not be charged.")
+        log.warning("Stripe refused to confirm payment %s: %s", payment.pk, exc)
+        _fail_unless_settled(payment.pk, "The card could not be charged.", "stripe")
         return ChargeOutcome(rules.FAILED, "The card could not be charged. Please try another card.")
     except stripe.StripeError:
-        # The charge may or may not have happened: stay in processing; the webhook settles it.
-        log.exception("Stripe did not answer for payment %s", payment.pk)
+        # The charge may or may not have happened: stay in processing; the webhook, the page's refresh or the
+        # scheduler (which knows the intent) settles it.
+        log.exception("Stripe did not answer the confirmation of payment %s", payment.pk)
         return ChargeOutcome(rules.PROCESSING, "We are confirming your payment with the bank; this page will update.")
-    Payment.objects.filter(pk=payment.pk).update(stripe_payment_intent=intent.id)
     return payment_sync(payment_id=payment.pk, intent=intent, actor="stripe")
 
 
@@ -364,9 +389,9 @@ def payment_confirm(*, payment_id: int, amount_cents: int, actor: str) -> Paymen
 # How long an attempt may wait for the bank's 3-D Secure answer, or for Stripe's, before the scheduler ends it.
 STALL_AFTER = timedelta(minutes=30)
 
-# Longer than a charge request can take (the Stripe client's 80 s timeout, with its retries): a ``processing``
-# attempt older than this is not waiting for an answer any more.
-IN_FLIGHT = timedelta(minutes=5)
+# Longer than a charge can take (two Stripe requests, each up to the client's 80 s timeout times three tries): a
+# ``processing`` attempt older than this is not waiting for an answer any more.
+IN_FLIGHT = timedelta(minutes=10)
 
 
 def payment_stalled_end(*, payment_id: int, actor: str, note: str, waited: timedelta = STALL_AFTER) -> Payment:
@@ -376,9 +401,9 @@ def payment_stalled_end(*, payment_id: int, actor: str, note: str, waited: timed
     stays pending, for the person to pay again with any card.
 
     Stripe has the last word: an intent it reports as succeeded confirms the payment instead (the order is paid),
-    and one still processing at Stripe is left alone. A ``processing`` attempt with no PaymentIntent (Stripe never
-    answered the charge) is canceled here only; a charge Stripe reports for it later is recorded and logged for a
-    refund (``payment_confirm``). Any other state, or an attempt younger than ``waited``, is returned untouched.
+    and one still processing at Stripe is left alone. A ``processing`` attempt with no PaymentIntent recorded (its
+    creation never answered) cannot be charged, since ``payment_charge`` confirms only an intent it recorded: it is
+    canceled here only. Any other state, or an attempt younger than ``waited``, is returned untouched.
     Raises ``PaymentError`` when Stripe does not answer, and ``Payment.DoesNotExist``.
     """
     payment = Payment.objects.get(pk=payment_id)
@@ -387,7 +412,14 @@ def payment_stalled_end(*, payment_id: int, actor: str, note: str, waited: timed
     if payment.state == rules.PROCESSING and clock.now() - _last_move(payment) < waited:
         return payment
     if not payment.stripe_payment_intent:
-        _fail_unless_settled(payment.pk, f"No answer from Stripe. {note}", actor, to=rules.CANCELED)
+        # No intent recorded: its creation never answered, and an intent is confirmed only once recorded
+        # (``payment_charge``), so nothing can be charged. End it, unless it moved on meanwhile.
+        with transaction.atomic():
+            payment = Payment.objects.select_for_update().get(pk=payment_id)
+            if payment.state == rules.PROCESSING and not payment.stripe_payment_intent:
+                message = f"No answer from Stripe. {note}"
+                payment_transition(payment_id=payment.pk, to=rules.CANCELED, actor=actor, note=message,
+                                   failure_message=message[:500])
         return Payment.objects.get(pk=payment_id)
     gateway = stripe_client()
     try:

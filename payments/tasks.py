@@ -5,11 +5,11 @@ from smtplib import SMTPException
 
 from celery import shared_task
 
-from acsm_portal.jobs import RETRY_BACKOFF_MAX
+from acsm_portal.jobs import MAX_RETRIES, RETRY_BACKOFF_MAX
 
 
 @shared_task(bind=True, acks_late=True, autoretry_for=(OSError, SMTPException), retry_backoff=True,
-             retry_backoff_max=RETRY_BACKOFF_MAX, max_retries=8)
+             retry_backoff_max=RETRY_BACKOFF_MAX, max_retries=MAX_RETRIES)
 def order_receipt_email(self, order_id: int) -> str:
     """Email paid order ``order_id``'s receipt once (``services.order_receipt_send``); returns its outcome."""
     from .services import order_receipt_send
@@ -18,7 +18,7 @@ def order_receipt_email(self, order_id: int) -> str:
 
 
 @shared_task(bind=True, acks_late=True, autoretry_for=(OSError, SMTPException), retry_backoff=True,
-             retry_backoff_max=RETRY_BACKOFF_MAX, max_retries=8)
+             retry_backoff_max=RETRY_BACKOFF_MAX, max_retries=MAX_RETRIES)
 def refund_email(self, refund_id: int) -> str:
     """Email the holder what refund ``refund_id`` gave back and what happened to each renewal, once
     (``refunds.refund_email_send``); returns its outcome."""

@@ -3,7 +3,6 @@ receipt, and no job is lost: once the broker is back the sweeper queues the rece
 and a real worker sends and renders each once."""
 
 import contextlib
-import time
 from datetime import timedelta
 
 import pytest
@@ -18,6 +17,7 @@ from acsm_portal.celery import app
 from acsm_portal.tasks import lost_jobs_requeue
 from certifications.models import Certificate, Cycle
 from payments.models import Order
+from tests.waits import wait_until
 from tests.payments.helpers import card, cart_with
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("localstripe")]
@@ -51,12 +51,6 @@ def cache_down(settings):
     yield
 
 
-def wait_until(condition, what: str, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while not (found := condition()):
-        assert time.monotonic() < deadline, f"the worker did not {what} within {timeout}s"
-        time.sleep(0.1)
-    return found
 
 
 def test_a_payment_while_the_broker_is_down_is_paid_shown_and_its_jobs_follow(worker_mail, user_client, user,
@@ -87,10 +81,12 @@ def test_a_payment_while_the_broker_is_down_is_paid_shown_and_its_jobs_follow(wo
         assert lost_jobs_requeue() == {"receipts": [order.pk], "certificates": [certificate.pk],
                                        "cpr_decisions": [], "set_password": [invited.pk],
                                        "refund_emails": []}
-    wait_until(lambda: len(worker_mail.messages()) == 2, "send the receipt and the invitation")
+    wait_until(lambda: len(worker_mail.messages()) == 2,
+               what="the worker to send the receipt and the invitation")
     assert sorted(m["Subject"] for m in worker_mail.messages()) == [
         "Set your MyACSM password", f"Your MyACSM receipt {order.number}"]
-    wait_until(lambda: Certificate.objects.get(pk=certificate.pk).rendered_at, "render the certificate")
+    wait_until(lambda: Certificate.objects.get(pk=certificate.pk).rendered_at,
+               what="the worker to render the certificate")
     assert Order.objects.get(pk=order.pk).receipt_emailed_at is not None
     assert User.objects.get(pk=invited.pk).set_password_emailed_at is not None
 

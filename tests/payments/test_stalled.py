@@ -153,3 +153,22 @@ def test_staff_without_the_change_permission_do_not_get_the_action(client, user)
     client.force_login(staff)
     html = client.get(reverse("admin:payments_payment_changelist")).content.decode()
     assert "end_stalled" not in html
+
+
+def test_with_stripe_unreachable_nothing_is_charged_and_the_person_can_pay_again(user, settings):
+    order = placed_order(user, "CPT", total="60.00")
+    payment, _ = payment_start(order=order)
+    method = card()
+    emulator = settings.STRIPE_API_BASE
+    settings.STRIPE_API_BASE = "http://127.0.0.1:9"  # nothing listens: the intent's creation never answers
+    outcome = payment_charge(payment_id=payment.pk, user=user, payment_method=method)
+    assert (outcome.state, outcome.message) == (rules.FAILED,
+                                                "The card could not be charged. Please try again or use another card.")
+    failed = Payment.objects.get(pk=payment.pk)
+    assert (failed.state, failed.stripe_payment_intent) == (rules.FAILED, "")
+
+    settings.STRIPE_API_BASE = emulator
+    again, _ = payment_start(order=place_again(user, "60.00"))
+    assert again.pk != payment.pk
+    assert payment_charge(payment_id=again.pk, user=user, payment_method=card()).state == rules.SUCCEEDED
+    assert Order.objects.get(pk=order.pk).state == Order.State.PAID

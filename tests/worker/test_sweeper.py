@@ -91,7 +91,7 @@ def receipt_state(order: Order) -> tuple:
 
 
 def test_the_sweeper_requeues_what_was_lost_and_running_it_again_sends_nothing_twice(worker_mail):
-    assert (LOST_AFTER, CLAIM) == (timedelta(minutes=3), timedelta(seconds=130))
+    assert (LOST_AFTER, CLAIM) == (timedelta(minutes=3), timedelta(seconds=100))
     never_sent = paid(5)
     worker_died = paid(4, claimed_minutes_ago=4)
     being_sent = paid(4, claimed_minutes_ago=1)
