@@ -8,6 +8,7 @@ from django.contrib.auth.models import (
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import IntegrityError, models, transaction
+from django.db.models.functions import Upper
 
 from acsm_portal import clock
 
@@ -99,6 +100,8 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     class Meta:
         ordering = ["last_name", "first_name"]
+        # Staff find people by last name in any case (the CPR review queue's search).
+        indexes = [models.Index(Upper("last_name"), name="user_last_name_upper")]
 
     def __str__(self):
         return f"{self.get_full_name()} <{self.email}> ({self.member_id})"

@@ -139,7 +139,12 @@ class CprUpload(models.Model):
         verbose_name = "CPR card upload"
         ordering = ["submitted_at", "id"]
         permissions = [("can_review_cpr", "Can review CPR cards")]
-        indexes = [models.Index(fields=["state", "submitted_at"], name="cpr_upload_queue")]
+        indexes = [
+            # The staff queue in its order: one state's cards (the pending queue, the approved ones) and their count,
+            # and every submitted card (the "All" view).
+            models.Index(fields=["state", "submitted_at", "id"], name="cpr_upload_by_state"),
+            models.Index(fields=["submitted_at", "id"], condition=~Q(state="draft"), name="cpr_upload_submitted"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["certification"], condition=Q(state="draft"), name="one_cpr_draft_per_certification"
