@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "certifications",
     "cart",
     "payments",
+    "audits",
 ]
 
 MIDDLEWARE = [

@@ -36,15 +36,44 @@ class Certification(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="certifications")
     certification_type = models.ForeignKey(CertificationType, on_delete=models.PROTECT, related_name="+")
     first_certified_on = models.DateField()
+    suspended_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="Set while the certification is suspended (a failed audit); cleared when staff reinstate it. "
+                  "Changed only through suspensions.certification_suspend / certification_reinstate.",
+    )
+    suspended_reason = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering = ["certification_type__display_order", "certification_type__code"]
         constraints = [
             models.UniqueConstraint(fields=["user", "certification_type"], name="one_certification_per_type"),
+            models.CheckConstraint(condition=Q(suspended_at__isnull=True) | ~Q(suspended_reason=""),
+                                   name="certification_suspended_has_reason"),
         ]
 
     def __str__(self):
         return f"{self.certification_type.code} for {self.user.email}"
+
+    @property
+    def is_suspended(self) -> bool:
+        return self.suspended_at is not None
+
+
+class CertificationLog(models.Model):
+    """Who suspended or reinstated a certification, when and why."""
+
+    class Action(models.TextChoices):
+        SUSPENDED = "suspended", "Suspended"
+        REINSTATED = "reinstated", "Reinstated"
+
+    certification = models.ForeignKey(Certification, on_delete=models.CASCADE, related_name="log")
+    action = models.CharField(max_length=10, choices=Action.choices)
+    actor = models.CharField(max_length=100)
+    note = models.CharField(max_length=500, blank=True)
+    at = models.DateTimeField(default=clock.now, editable=False)
+
+    class Meta:
+        ordering = ["at", "id"]
 
 
 class Cycle(models.Model):
