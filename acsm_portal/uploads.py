@@ -3,9 +3,9 @@
 The file's name and the browser's content type are never trusted and never refuse a file: the kind is read
 from the leading bytes, then the whole file must parse as that kind (pypdf for PDFs, a full Pillow decode for
 images). An iPhone's HEIC photo is decoded (pillow-heif) and kept as a JPEG. A PDF that can do anything besides
-show its pages (JavaScript, actions run on opening, launching programs, attached files) is refused. No Django,
-no database: the functions here take bytes and a name and either return a ``CheckedFile`` or raise
-``UploadRefused`` with a message fit for the person that says what to do instead.
+show its pages (JavaScript, actions run on opening, launching programs or opening other files, sending form data,
+attached files) is refused. No Django, no database: the functions here take bytes and a name and either return a
+``CheckedFile`` or raise ``UploadRefused`` with a message fit for the person that says what to do instead.
 """
 
 import hashlib
@@ -241,16 +241,22 @@ def _check_pdf(shown: str, data: bytes) -> None:
 
 # What a PDF can do besides show its pages; a reader (Acrobat and others) may do these when staff open it.
 SCRIPTS, LAUNCH, ATTACHED, ON_OPEN = "JavaScript", "launching programs", "attached files", "actions run on opening"
+SENDS = "sending form data"
 ACTIVE_CONTENT_REFUSALS = {
     SCRIPTS: "contains JavaScript or other code that runs in a PDF reader",
     LAUNCH: "tries to open programs or other files",
     ATTACHED: "has other files attached inside it (staff review only what is on its pages)",
     ON_OPEN: "is set to do something by itself when it is opened",
+    SENDS: "tries to send what is typed into it somewhere else",
 }
 _SCRIPT_KEYS = {"/JS", "/JavaScript", "/XFA", "/RichMedia", "/RichMediaExecute"}
 _ATTACHED_KEYS = {"/EmbeddedFiles", "/EmbeddedFile", "/EF", "/FileAttachment"}
+# Actions refused wherever they are (on opening, on a link, on a form field): each reaches outside the document.
 _ACTION_KINDS = {"/JavaScript": SCRIPTS, "/RichMediaExecute": SCRIPTS, "/Launch": LAUNCH,
-                 "/ImportData": LAUNCH, "/GoToE": LAUNCH}
+                 "/ImportData": LAUNCH, "/GoToE": LAUNCH, "/GoToR": LAUNCH, "/SubmitForm": SENDS}
+# A web-address action is a plain link, unless its address opens a file on the computer or on a network share
+# (``file:``, or a Windows UNC path ``\\server\share``, which also hands the share the staff member's Windows
+# login): ``_opens_a_file``.
 
 
 class _TooComplex(Exception):
@@ -258,7 +264,8 @@ class _TooComplex(Exception):
 
 
 def _active_content(reader: PdfReader) -> str:
-    """The first kind of active content (``SCRIPTS``, ``LAUNCH``, ``ATTACHED``, ``ON_OPEN``) found in the PDF, or "".
+    """The first kind of active content (``SCRIPTS``, ``LAUNCH``, ``ATTACHED``, ``ON_OPEN``, ``SENDS``) found in the
+    PDF, or "".
 
     Walks every object reachable from the trailer (so names hidden in compressed object streams or written with
     ``#`` escapes are seen, decoded). A link a person clicks (a page jump or a web address) is fine; an action
@@ -292,8 +299,10 @@ def _active_content(reader: PdfReader) -> str:
                         if not _moves_only(action, action_only=True):
                             return _action_kind(action) or ON_OPEN
                 stack.append(value)
+            if _resolved(obj.get("/S")) == "/URI" and _opens_a_file(obj.get("/URI")):
+                return LAUNCH
             for key in ("/S", "/Type", "/Subtype"):
-                name = obj.get(key)
+                name = _resolved(obj.get(key))  # a kind written out of line (``/S 7 0 R``) is still that kind
                 if isinstance(name, NameObject):
                     if name in _ACTION_KINDS:
                         return _ACTION_KINDS[name]
@@ -304,6 +313,21 @@ def _active_content(reader: PdfReader) -> str:
         elif isinstance(obj, ArrayObject):
             stack.extend(obj)
     return ""
+
+
+def _resolved(value):
+    """``value``, or the object it refers to when it is a reference."""
+    return value.get_object() if isinstance(value, IndirectObject) else value
+
+
+def _opens_a_file(uri) -> bool:
+    """Whether a ``/URI`` action's address (a PDF string, maybe indirect) names a file rather than a web page:
+    ``file:`` in any case, or two slashes of either kind (a UNC path), after any leading spaces."""
+    uri = _resolved(uri)
+    if not isinstance(uri, (bytes, str)):
+        return False
+    text = (uri.decode("latin-1") if isinstance(uri, bytes) else uri).strip().lower()
+    return text.startswith("file:") or text[:2].replace("/", "\\") == "\\\\"
 
 
 def _actions(action) -> list:

@@ -97,12 +97,12 @@ def certificate_render(*, certificate_id: int) -> Certificate:
 
 
 def certificates_unrendered_requeue(*, after: timedelta) -> list[int]:
-    """Queue the render of every certificate issued more than ``after`` ago (and within ``jobs.SWEEP_WINDOW``) and
-    not rendered yet (its job was lost: a worker died, the broker was down, every retry failed). Returns their
-    ids, oldest first."""
+    """Queue the render of every certificate issued more than ``after`` ago (and within ``jobs.SWEEP_WINDOW``),
+    not rendered yet (its job was lost: a worker died, the broker was down, every retry failed) and not void (its
+    renewal was undone: nobody may download it). Returns their ids, oldest first."""
     lost = list(
-        Certificate.objects.filter(rendered_at__isnull=True, created_at__lte=clock.now() - after,
-                                   created_at__gte=clock.now() - jobs.SWEEP_WINDOW)
+        Certificate.objects.filter(rendered_at__isnull=True, voided_at__isnull=True,
+                                   created_at__lte=clock.now() - after, created_at__gte=clock.now() - jobs.SWEEP_WINDOW)
         .order_by("created_at", "pk").values_list("pk", flat=True)
     )
     for certificate_id in lost:

@@ -5,7 +5,7 @@ Both moves lock the certification's cycles, log each cycle's move in ``CycleLog`
 """
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from django.db import transaction
@@ -59,16 +59,19 @@ def _successors(cycle: Cycle):
 # ---------------------------------------------------------------- undoing a renewal
 
 RENEWED, UNDONE, RENEWED_AGAIN, NOT_RENEWED = "renewed", "undone", "renewed again", "not renewed"
+ALREADY_UNDONE = "renewal was already undone."  # how ``Renewal.already_undone`` ends
 
 
 @dataclass(frozen=True)
 class Renewal:
-    """Where the renewal of one cycle stands, in the words staff and the certificant read.
+    """Where one renewal stands (the one that closed one cycle and opened one exact cycle: a cycle renewed, undone
+    and renewed again has had two renewals), in the words staff and the certificant read.
 
     ``state`` is ``"renewed"`` (it stands and may be undone), ``"undone"``, ``"renewed again"`` (the cycle it
     opened was itself renewed since: it cannot be undone) or ``"not renewed"``. ``cycle_label`` is the renewed
     cycle (``"1/1/Y - 12/31/Y"``), ``opened_label`` the cycle the renewal opened, ``certificate_number`` that
-    cycle's certificate (``""`` if none).
+    cycle's certificate (``""`` if none). ``acted``: whether the call that returned it undid the renewal (an undo
+    that found it already undone returns ``False``).
     """
 
     code: str
@@ -76,6 +79,7 @@ class Renewal:
     cycle_label: str
     opened_label: str = ""
     certificate_number: str = ""
+    acted: bool = False
 
     @property
     def refusal(self) -> str:
@@ -107,54 +111,66 @@ class Renewal:
         return said + (f"; certificate {self.certificate_number} voided." if self.certificate_number else ".")
 
     @property
+    def already_undone(self) -> str:
+        """What an undo that found it undone already says (``payments.models.RefundLine`` reads its ending)."""
+        return f"The {self.code} {ALREADY_UNDONE}"
+
+    @property
     def kept(self) -> str:
         """What keeping it means, said after the refund."""
         said = f"{self.code} renewal kept: cycle {self.cycle_label} stays renewed"
         return said + (f"; certificate {self.certificate_number} stays valid." if self.certificate_number else ".")
 
 
-def _renewal(cycle: Cycle, cycles: list[Cycle]) -> Renewal:
-    """The renewal of ``cycle``, among its certification's ``cycles``."""
+def _renewal(cycle: Cycle, opened: Cycle) -> Renewal:
+    """The renewal that closed ``cycle`` and opened ``opened`` (both of one certification, with its type)."""
     code = cycle.certification.certification_type.code
     label = rules.format_cycle(cycle.start, cycle.end)
-    after = cycle.end + timedelta(days=1)
-    opened = [c for c in cycles if c.start == after]
-    standing = next((c for c in opened if c.state != Cycle.State.UNDONE), None)
-    undone = max((c for c in opened if c.state == Cycle.State.UNDONE), key=lambda c: c.undone_at, default=None)
-    if cycle.state == Cycle.State.RENEWED and standing is not None:
-        state = RENEWED_AGAIN if standing.state == Cycle.State.RENEWED else RENEWED
-        shown = standing
-    elif cycle.state == Cycle.State.OPEN and undone is not None:
-        state, shown = UNDONE, undone
+    if opened.certification_id != cycle.certification_id or opened.start != cycle.end + timedelta(days=1):
+        return Renewal(code=code, state=NOT_RENEWED, cycle_label=label)
+    if opened.state == Cycle.State.UNDONE:
+        state = UNDONE
+    elif opened.state == Cycle.State.RENEWED:
+        state = RENEWED_AGAIN
+    elif cycle.state == Cycle.State.RENEWED:
+        state = RENEWED
     else:
         return Renewal(code=code, state=NOT_RENEWED, cycle_label=label)
-    certificate = Certificate.objects.filter(cycle=shown).values_list("number", flat=True).first()
-    return Renewal(code=code, state=state, cycle_label=label, opened_label=rules.format_cycle(shown.start, shown.end),
-                   certificate_number=certificate or "")
+    certificate = Certificate.objects.filter(cycle=opened).values_list("number", flat=True).first()
+    return Renewal(code=code, state=state, cycle_label=label,
+                   opened_label=rules.format_cycle(opened.start, opened.end), certificate_number=certificate or "")
 
 
-def certification_renewal(*, cycle_id: int) -> Renewal:
-    """Where the renewal of cycle ``cycle_id`` (the cycle a renewal closed: ``OrderLine.cycle``) stands, and so
-    what undoing it would do. Three queries; no lock. Raises ``Cycle.DoesNotExist``."""
-    cycle = Cycle.objects.select_related("certification__certification_type").get(pk=cycle_id)
-    return _renewal(cycle, list(Cycle.objects.filter(certification_id=cycle.certification_id)))
+def certification_renewal(*, cycle_id: int, opened_id: int) -> Renewal:
+    """Where the renewal that closed cycle ``cycle_id`` and opened cycle ``opened_id`` stands
+    (``OrderLine.cycle`` and ``OrderLine.renewed_cycle``), and so what undoing it would do. A later renewal of the
+    same cycle (after this one was undone) is another renewal: this one stays ``"undone"``. Two queries; no lock.
+    Raises ``Cycle.DoesNotExist``."""
+    cycles = {c.pk: c for c in Cycle.objects.select_related("certification__certification_type")
+              .filter(pk__in=[cycle_id, opened_id])}
+    if cycle_id not in cycles or opened_id not in cycles:
+        raise Cycle.DoesNotExist(f"Cycle {cycle_id} or {opened_id} does not exist.")
+    return _renewal(cycles[cycle_id], cycles[opened_id])
 
 
-def certification_renewal_undo(*, cycle_id: int, actor: str, reason: str) -> Renewal:
-    """Undo the renewal of cycle ``cycle_id`` (the cycle it closed: ``OrderLine.cycle``), as when staff refund it.
+def certification_renewal_undo(*, cycle_id: int, opened_id: int, actor: str, reason: str) -> Renewal:
+    """Undo the renewal that closed cycle ``cycle_id`` and opened cycle ``opened_id`` (``OrderLine.cycle`` and
+    ``OrderLine.renewed_cycle``), as when staff refund it.
 
-    Under a lock on all of the certification's cycles: the cycle the renewal opened becomes ``undone`` (kept, with
-    ``undone_at``, as history; ``OrderLine.renewed_cycle`` still points at it); its certificate is voided
-    (``voided_at``, ``void_reason``: no longer offered for download, no longer on the dashboard); any CPR/AED card
-    uploaded into it moves back to ``cycle_id``; and ``cycle_id`` is open again (``renewed_at`` cleared). Both moves
-    are logged in ``CycleLog`` with ``actor`` (``"staff:3"``) and ``reason``. Credits belong to cycles by the date
-    they were earned (``cecs``), not by a key: those earned in the reopened cycle count for it again as soon as it
-    is open; any earned after its end (in the undone cycle, when it was renewed in its grace period) keep their
-    dates and count for the next cycle once the certification is renewed again.
+    Under a lock on all of the certification's cycles: ``opened_id`` becomes ``undone`` (kept, with ``undone_at``,
+    as history; ``OrderLine.renewed_cycle`` still points at it); its certificate is voided (``voided_at``,
+    ``void_reason``: no longer offered for download, no longer on the dashboard); any CPR/AED card uploaded into
+    it moves back to ``cycle_id``; and ``cycle_id`` is open again (``renewed_at`` cleared). Both moves are logged
+    in ``CycleLog`` with ``actor`` (``"staff:3"``) and ``reason``. Credits belong to cycles by the date they were
+    earned (``cecs``), not by a key: those earned in the reopened cycle count for it again as soon as it is open;
+    any earned after its end (in the undone cycle, when it was renewed in its grace period) keep their dates and
+    count for the next cycle once the certification is renewed again.
 
-    Undoing twice is a no-op. Returns the ``Renewal`` as it now stands (``state == "undone"``). Raises
-    ``RenewalError`` when the cycle the renewal opened has itself been renewed since, or the cycle was never
-    renewed; ``Cycle.DoesNotExist``.
+    Returns the ``Renewal`` as it now stands (``state == "undone"``), ``acted`` when this call undid it. Undoing
+    twice is a no-op (``acted`` false). Raises ``RenewalError`` when ``opened_id`` has itself been renewed since,
+    when it is not the cycle a renewal of ``cycle_id`` opened, and when this renewal was undone already and a
+    later renewal of ``cycle_id`` (another order's) stands: that one is never undone in this one's name.
+    ``Cycle.DoesNotExist``.
     """
     with transaction.atomic():
         certification_id = Cycle.objects.values_list("certification_id", flat=True).get(pk=cycle_id)
@@ -162,12 +178,21 @@ def certification_renewal_undo(*, cycle_id: int, actor: str, reason: str) -> Ren
                       .select_related("certification__certification_type")
                       .filter(certification_id=certification_id).order_by("start", "pk"))
         cycle = next(c for c in cycles if c.pk == cycle_id)
-        renewal = _renewal(cycle, cycles)
+        opened = next((c for c in cycles if c.pk == opened_id), None)
+        if opened is None:
+            raise RenewalError(f"Cycle {opened_id} is not a cycle of this certification; nothing was undone.")
+        renewal = _renewal(cycle, opened)
         if renewal.state == UNDONE:
+            standing = next((c for c in cycles if c.start == opened.start and c.state != Cycle.State.UNDONE), None)
+            if standing is not None:
+                raise RenewalError(
+                    f"The {renewal.code} renewal that opened cycle {renewal.opened_label} was already undone; the "
+                    f"cycle {rules.format_cycle(standing.start, standing.end)} there now was opened by a later "
+                    "renewal, which is not undone here."
+                )
             return renewal
         if renewal.refusal:
             raise RenewalError(renewal.refusal)
-        opened = next(c for c in cycles if c.start == cycle.end + timedelta(days=1) and c.state == Cycle.State.OPEN)
         now = clock.now()
         note = reason[:500]
         # The cycle the renewal opened stops being open before the renewed one opens again (one open cycle each).
@@ -187,5 +212,4 @@ def certification_renewal_undo(*, cycle_id: int, actor: str, reason: str) -> Ren
         log.info("%s undid the renewal of cycle %s (certification %s): cycle %s undone, certificate %s voided, "
                  "%s CPR card(s) moved back", actor, cycle.pk, certification_id, opened.pk,
                  renewal.certificate_number or "none", moved)
-        return Renewal(code=renewal.code, state=UNDONE, cycle_label=renewal.cycle_label,
-                       opened_label=renewal.opened_label, certificate_number=renewal.certificate_number)
+        return replace(renewal, state=UNDONE, acted=True)

@@ -15,7 +15,8 @@ from acsm_portal.fields import FiniteDecimalField
 
 from .models import Order, OrderLine, OrderLog, Payment, PaymentLog, Refund, RefundLine, WebhookEvent
 from .refunds import (
-    KEEP, UNDO, LineRefund, LineState, payment_refund, refund_lines_state, refund_plan, refund_retry,
+    KEEP, UNDO, LineRefund, LineState, payment_refund, refund_lines_state, refund_of_form, refund_plan,
+    refund_retry,
 )
 from .services import PaymentError, payment_stalled_end
 
@@ -134,6 +135,13 @@ class RefundForm(forms.Form):
         ]
 
 
+def _uuid_or_none(value) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
 @admin.register(Payment)
 class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("id", "order", "state", "amount", "refunded_amount", "card_brand", "card_last4", "created_at")
@@ -195,7 +203,8 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         payment = get_object_or_404(Payment.objects.select_related("order__user"), pk=payment_id)
         if request.method == "POST" and "retry" in request.POST:
             return self._refund_retry(request, payment)
-        states = refund_lines_state(payment=payment)
+        # A form sent again is judged as it was first sent: its own refund does not shrink what it may ask.
+        states = refund_lines_state(payment=payment, besides_key=_uuid_or_none(request.POST.get("key")))
         form = RefundForm(request.POST or None, payment=payment, states=states)
         plan, key = None, form["key"].value()
         if request.method == "POST" and form.is_valid():
@@ -207,6 +216,14 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                                             seen_refunded=data["seen_refunded"])
                     return self._refund_done(request, payment, refund)
                 if "edit" not in request.POST:
+                    made = refund_of_form(key=data["key"], payment_id=payment.pk, lines=form.asked())
+                    if made is not None:
+                        raise PaymentError(
+                            f"Refund #{made.pk} of ${made.amount} was already sent from this form and is pending: "
+                            "ask Stripe again for it above; the money goes back once."
+                            if made.state == Refund.State.PENDING else
+                            f"Refund #{made.pk} of ${made.amount} was already made from this form. Open the refund "
+                            "page again to refund more.")
                     plan = refund_plan(payment=payment, lines=form.asked(), seen_refunded=data["seen_refunded"])
             except PaymentError as exc:
                 form.add_error(exc.field if exc.field in form.fields else None, exc.message)

@@ -228,12 +228,15 @@ class RefundLine(models.Model):
         return f"${self.amount} of {self.order_line}"
 
     NOT_UNDONE = "Not undone: "  # how ``outcome`` begins when an undo staff chose was refused at settlement
+    # How ``outcome`` ends when the renewal had been undone before this refund settled (by another refund):
+    # ``certifications.renewals.Renewal.already_undone``.
+    ALREADY_UNDONE = "renewal was already undone."
 
     @property
     def undid_renewal(self) -> bool:
-        """Whether this line's refund undid its renewal."""
-        return self.renewal == self.Renewal.UNDO and bool(self.outcome) and not self.outcome.startswith(
-            self.NOT_UNDONE)
+        """Whether this line's refund undid its renewal (not one undone before it, not one it could not undo)."""
+        return (self.renewal == self.Renewal.UNDO and bool(self.outcome)
+                and not self.outcome.startswith(self.NOT_UNDONE) and not self.outcome.endswith(self.ALREADY_UNDONE))
 
 
 class WebhookEvent(models.Model):

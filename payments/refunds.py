@@ -1,9 +1,13 @@
 """Refunds: staff give money back line by line, and say for each renewal refunded whether it stands.
 
 A refund is recorded ``pending`` (its amount held on ``Payment.refunded_amount``) under a lock on the payment,
-Stripe is called with no transaction open and the idempotency key ``refund-<refund id>``, and Stripe's answer is
-recorded under the lock again: ``succeeded`` (each renewal undone or kept as staff chose, the order refunded when
-all of the payment is, the person emailed once) or ``failed`` (the amount let go). The refund form carries a key of
+Stripe is called with no transaction open (the idempotency key ``refund-<refund id>``, the metadata
+``{"refund": "<refund id>"}``), and Stripe's answer is recorded under the lock again, as Stripe's refund says:
+``succeeded`` (each renewal undone or kept as staff chose, the payment and order refunded when the succeeded
+refunds add up to all of the payment, the person emailed once), ``pending`` at Stripe (left pending, its Stripe id
+kept) or ``failed`` (the amount let go). Before asking Stripe again for a refund still pending, the refund Stripe
+may already have made for it is looked up (by its Stripe id, or by its metadata among the payment's refunds), so
+the money goes back once even where an idempotency key has expired or is ignored. The refund form carries a key of
 its own (``Refund.key``) and the amount refunded when staff opened it, so a form sent twice makes one refund and
 two staff refunding at once make one refund: the second is told what changed.
 
@@ -41,10 +45,11 @@ log = logging.getLogger(__name__)
 
 KEEP, UNDO = RefundLine.Renewal.KEEP, RefundLine.Renewal.UNDO
 
-# How long a request asking Stripe for a refund keeps another away (longer than the Stripe client's timeout
-# with its retries); past it the request is taken for lost, and sending the form again asks Stripe again under
-# the same idempotency key.
-STRIPE_CLAIM = timedelta(minutes=3)
+# How long a request asking Stripe for a refund keeps another away. It makes two calls (the lookup, then the
+# refund), and the Stripe client in production waits up to 80 s a try over 3 tries with up to 5 s between them:
+# 250 s a call, 8 min 20 s in all at worst, under this claim. Past it the request is taken for lost, and asking
+# again looks the refund up at Stripe, then asks for it under the same idempotency key.
+STRIPE_CLAIM = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -92,39 +97,52 @@ class PlannedLine:
         if self.renewal == KEEP:
             return f"{money} {renewal.if_kept}"
         if renewal is not None and renewal.state == UNDONE:
-            return f"{money} The {renewal.code} renewal was already undone."
+            return f"{money} {renewal.already_undone}"
         return money
 
 
 @dataclass(frozen=True)
 class RefundPlan:
-    """A refund as it will be made: its lines, its ``total``, and what will be ``left_after`` it to refund on the
-    payment (none: it is ``full``, and the payment and its paid order are then marked refunded)."""
+    """A refund as it will be made: its lines, its ``total``, what will be ``left_after`` it to refund on the
+    payment, and how much of the payment other refunds still ``pending`` hold. It is ``full`` when nothing is left
+    and nothing else is pending: the payment and its paid order are then marked refunded once it succeeds (with
+    another refund pending, that happens when the last of them succeeds)."""
 
     payment: Payment
     lines: list[PlannedLine]
     total: Decimal
     left_after: Decimal
+    pending: Decimal = Decimal("0.00")
 
     @property
     def full(self) -> bool:
-        return self.left_after == 0
+        return self.left_after == 0 and self.pending == 0
 
 
-def refund_lines_state(*, payment: Payment) -> list[LineState]:
+def refund_lines_state(*, payment: Payment, besides_key: uuid.UUID | None = None) -> list[LineState]:
     """Each line of ``payment``'s order with what is left to refund on it (refunds pending or succeeded count as
-    given) and, for a renewal its order renewed, where that renewal stands. A few queries per renewal line."""
+    given, except the one made from the refund form ``besides_key``: the form as it was when it was sent) and, for
+    a renewal its order renewed, where that renewal stands. A few queries per renewal line."""
+    given = ~Q(refund_lines__refund__state=Refund.State.FAILED)
+    if besides_key is not None:
+        given &= Q(refund_lines__refund__key__isnull=True) | ~Q(refund_lines__refund__key=besides_key)
     lines = list(
         OrderLine.objects.filter(order_id=payment.order_id)
-        .annotate(refunded=Sum("refund_lines__amount",
-                               filter=~Q(refund_lines__refund__state=Refund.State.FAILED), default=Decimal("0.00")))
+        .annotate(refunded=Sum("refund_lines__amount", filter=given, default=Decimal("0.00")))
         .select_related("certification__certification_type")
     )
     return [
-        LineState(line=line, refunded=line.refunded,
-                  renewal=certification_renewal(cycle_id=line.cycle_id) if line.renewed_cycle_id else None)
+        LineState(line=line, refunded=line.refunded, renewal=_line_renewal(line))
         for line in lines
     ]
+
+
+def _line_renewal(line: OrderLine) -> Renewal | None:
+    """Where the renewal ``line``'s order made stands (the cycle it closed and the exact cycle it opened), or
+    ``None`` for a line that renewed nothing."""
+    if not line.renewed_cycle_id:
+        return None
+    return certification_renewal(cycle_id=line.cycle_id, opened_id=line.renewed_cycle_id)
 
 
 def refund_plan(*, payment: Payment, lines: Sequence[LineRefund], seen_refunded: Decimal | None = None
@@ -178,32 +196,36 @@ def refund_plan(*, payment: Payment, lines: Sequence[LineRefund], seen_refunded:
     if total > payment.amount - payment.refunded_amount:  # lines of a payment that paid less than its order
         raise PaymentError(f"A refund of ${total} is more than the ${payment.amount - payment.refunded_amount} "
                            "left to refund.")
+    pending = Refund.objects.filter(payment=payment, state=Refund.State.PENDING).aggregate(
+        held=Sum("amount", default=Decimal("0.00")))["held"]
     return RefundPlan(payment=payment, lines=planned, total=total,
-                      left_after=payment.amount - payment.refunded_amount - total)
+                      left_after=payment.amount - payment.refunded_amount - total, pending=pending)
 
 
 def payment_refund(*, payment_id: int, lines: Sequence[LineRefund], by, reason: str = "",
                    key: uuid.UUID | None = None, seen_refunded: Decimal | None = None) -> Refund:
     """Refund ``lines`` of payment ``payment_id`` through Stripe, as staff member ``by`` asked, for ``reason``.
 
-    ``key`` is the refund form's own key: a second call with the same key (a double click, a reload, a retry after
-    Stripe did not answer) makes no new refund; it returns that refund, asking Stripe again only if it is still
-    pending and nobody is asking now. ``seen_refunded``: see ``refund_plan``.
+    ``key`` is the refund form's own key: a second call with the same key and the same lines (a double click, a
+    reload, a retry after Stripe did not answer) makes no new refund; it returns that refund, asking Stripe again
+    only if it is still pending and nobody is asking now (``refund_send``). ``seen_refunded``: see
+    ``refund_plan``.
 
     Returns the refund: ``succeeded`` with ``stripe_refund`` set and each line's ``outcome`` (what happened to its
-    renewal), or ``pending`` while another request is asking Stripe. Raises ``PaymentError`` for what
-    ``refund_plan`` refuses, when Stripe refuses (the refund is then ``failed`` and its amount let go; the same key
-    sent again is refused the same way), and when
-    Stripe did not answer (the refund stays ``pending``; sending the same form again asks again, under the same
-    idempotency key, so the money goes back once).
+    renewal), or ``pending`` while another request is asking Stripe or Stripe is still making it. Raises
+    ``PaymentError`` for what ``refund_plan`` and ``refund_of_form`` refuse, when Stripe refuses or fails the
+    refund (the refund is then ``failed`` and its amount let go; the same key sent again is refused the same way),
+    and when Stripe did not answer (the refund stays ``pending``; asking again looks it up at Stripe first, then
+    asks under the same idempotency key, so the money goes back once).
     """
     key = key or uuid.uuid4()
-    existing = Refund.objects.filter(key=key).first()
-    if existing is None:
+    refund = refund_of_form(key=key, payment_id=payment_id, lines=lines)
+    if refund is None:
         with transaction.atomic():
             payment = Payment.objects.select_for_update().get(pk=payment_id)
-            existing = Refund.objects.filter(key=key).first()  # the same form, sent while we waited for the lock
-            if existing is None:
+            # The same form, sent while we waited for the lock.
+            refund = refund_of_form(key=key, payment_id=payment_id, lines=lines)
+            if refund is None:
                 plan = refund_plan(payment=payment, lines=lines, seen_refunded=seen_refunded)
                 refund = Refund.objects.create(payment=payment, key=key, amount=plan.total, reason=reason[:300],
                                                created_by=by)
@@ -215,21 +237,60 @@ def payment_refund(*, payment_id: int, lines: Sequence[LineRefund], by, reason: 
                 payment.save(update_fields=["refunded_amount"])
                 log.info("staff:%s asked for refund %s of $%s on payment %s", by.pk, refund.pk, plan.total,
                          payment.pk)
-    if existing is not None:
-        if existing.payment_id != payment_id:
-            raise PaymentError("This form belongs to another payment's refund.")
-        if existing.state == Refund.State.FAILED:
-            raise PaymentError(f"{existing.failure_message} Nothing was refunded; review the refund and send it "
-                               "again.")
-        refund = existing
     return refund_send(refund_id=refund.pk, actor=f"staff:{by.pk}")
 
 
+def refund_of_form(*, key: uuid.UUID, payment_id: int, lines: Sequence[LineRefund]) -> Refund | None:
+    """The refund already made from the refund form ``key`` for payment ``payment_id``, or ``None``.
+
+    Raises ``PaymentError`` when that refund is another payment's, when it failed (the form is to be reviewed and
+    sent as a new refund), and when it was made for other lines, amounts or renewal choices than ``lines`` (a form
+    edited after it was sent: what went to Stripe cannot change, so new amounts are never sent under it)."""
+    refund = Refund.objects.filter(key=key).first()
+    if refund is None:
+        return None
+    if refund.payment_id != payment_id:
+        raise PaymentError("This form belongs to another payment's refund.")
+    if refund.state == Refund.State.FAILED:
+        raise PaymentError(f"{refund.failure_message} Nothing was refunded; review the refund and send it again.")
+    made = list(refund.lines.select_related("order_line"))
+    if not _asks_the_same(made, lines):
+        was = "; ".join(f"{line.order_line.description} ${line.amount}"
+                        + (f", {line.get_renewal_display().lower()}" if line.renewal else "") for line in made)
+        if refund.state == Refund.State.PENDING:
+            raise PaymentError(
+                f"Refund #{refund.pk} of ${refund.amount} from this form ({was}) is still pending at Stripe, and "
+                "it cannot be changed: nothing new was sent. Ask Stripe again for it as it is; once it has "
+                "succeeded, refund anything more on a fresh refund page."
+            )
+        raise PaymentError(f"Refund #{refund.pk} of ${refund.amount} ({was}) was already made from this form; "
+                           "nothing new was sent. Open the refund page again to refund more.")
+    return refund
+
+
+def _asks_the_same(made: Sequence[RefundLine], lines: Sequence[LineRefund]) -> bool:
+    """Whether ``lines`` ask what refund lines ``made`` were made for: the same amount on the same lines ($0 lines
+    left out) and no other keep-or-undo choice than the one made."""
+    asked = [a for a in lines if not (a.amount.is_finite() and a.amount == 0)]
+    if not all(a.amount.is_finite() for a in asked) or len({a.line_id for a in asked}) != len(asked):
+        return False
+    if {(a.line_id, a.amount) for a in asked} != {(m.order_line_id, m.amount) for m in made}:
+        return False
+    chosen = {a.line_id: a.renewal for a in asked}  # no choice sent (a renewal undone since asks none): as made
+    return all(chosen[m.order_line_id] in ("", m.renewal) for m in made if m.renewal)
+
+
 def refund_send(*, refund_id: int, actor: str) -> Refund:
-    """Ask Stripe for pending refund ``refund_id`` (no transaction open, idempotency key ``refund-<id>``) and
-    record its answer; a refund no longer pending, or one another request began asking for less than
-    ``STRIPE_CLAIM`` ago, is returned as it is. ``actor`` (``"staff:3"``) is logged. Raises ``PaymentError`` as
-    ``payment_refund`` says."""
+    """Ask Stripe for pending refund ``refund_id`` and record its answer; a refund no longer pending, or one
+    another request began asking for less than ``STRIPE_CLAIM`` ago, is returned as it is.
+
+    No transaction is open while Stripe is asked. The refund Stripe may have made already (an earlier request whose
+    answer was lost) is looked up first: by ``stripe_refund`` when known, else among the payment intent's refunds
+    by its metadata ``refund``; only when there is none is Stripe asked to make it (idempotency key
+    ``refund-<id>``, metadata ``{"refund": "<id>"}``). Stripe's refund's ``status`` decides: ``succeeded`` settles
+    it (``_refund_settle``), ``pending`` or ``requires_action`` leaves it pending with its Stripe id (asking again
+    later looks it up), ``failed`` or ``canceled`` fails it and lets its amount go. ``actor`` (``"staff:3"``) is
+    logged. Raises ``PaymentError`` as ``payment_refund`` says."""
     claimed_at = clock.now()
     with transaction.atomic():
         refund = Refund.objects.select_for_update().select_related("payment__order").get(pk=refund_id)
@@ -240,23 +301,53 @@ def refund_send(*, refund_id: int, actor: str) -> Refund:
         refund.stripe_claimed_at = claimed_at
         refund.save(update_fields=["stripe_claimed_at"])
     payment = refund.payment
+    gateway = stripe_client()
     try:
-        result = stripe_client().v1.refunds.create(
-            params={"payment_intent": payment.stripe_payment_intent, "amount": rules.to_cents(refund.amount),
-                    "metadata": {"order": payment.order.number, "refund": str(refund.pk)}},
-            options={"idempotency_key": f"refund-{refund.pk}"},
-        )
+        result = _stripe_refund_made(gateway, refund)
+        if result is None:
+            result = gateway.v1.refunds.create(
+                params={"payment_intent": payment.stripe_payment_intent, "amount": rules.to_cents(refund.amount),
+                        "metadata": {"order": payment.order.number, "refund": str(refund.pk)}},
+                options={"idempotency_key": f"refund-{refund.pk}"},
+            )
     except (stripe.APIConnectionError, stripe.APIError) as exc:
-        # The refund may or may not have been made: keep it pending; asking again with the same key is safe.
+        # The refund may or may not have been made: keep it pending; asking again looks it up first.
         Refund.objects.filter(pk=refund.pk, stripe_claimed_at=claimed_at).update(stripe_claimed_at=None)
         log.warning("Stripe did not answer for refund %s: %s", refund.pk, exc)
-        raise PaymentError("Stripe did not answer, so the refund is still pending. Send the same form again to "
-                           "ask again; the money will not be refunded twice.") from exc
+        raise PaymentError("Stripe did not answer, so the refund is still pending. Ask Stripe again for it; the "
+                           "money will not be refunded twice.") from exc
     except stripe.StripeError as exc:
         message = f"Stripe refused the refund: {exc.user_message or exc}"
         _refund_fail(refund_id=refund.pk, message=message, actor=actor)
         raise PaymentError(message) from exc
-    return _refund_settle(refund_id=refund.pk, stripe_refund=result.id, actor=actor)
+    status = result.status
+    if status == "succeeded":
+        return _refund_settle(refund_id=refund.pk, stripe_refund=result.id, actor=actor)
+    if status in ("failed", "canceled"):
+        why = getattr(result, "failure_reason", None)
+        message = f"Stripe could not make the refund ({status}{': ' + why.replace('_', ' ') if why else ''})."
+        _refund_fail(refund_id=refund.pk, message=message, actor=actor, stripe_refund=result.id)
+        raise PaymentError(message)
+    with transaction.atomic():  # pending or requires_action at Stripe: it stays pending here
+        refund = Refund.objects.select_for_update().select_related("payment__order").get(pk=refund.pk)
+        if refund.state == Refund.State.PENDING:
+            refund.stripe_refund = result.id
+            if refund.stripe_claimed_at == claimed_at:
+                refund.stripe_claimed_at = None
+            refund.save(update_fields=["stripe_refund", "stripe_claimed_at"])
+            log.info("%s: refund %s is %s at Stripe (%s)", actor, refund.pk, status, result.id)
+    return refund
+
+
+def _stripe_refund_made(gateway: stripe.StripeClient, refund: Refund):
+    """The refund Stripe already made for ``refund`` (a Stripe ``Refund``), or ``None``."""
+    if refund.stripe_refund:
+        return gateway.v1.refunds.retrieve(refund.stripe_refund)
+    made = gateway.v1.refunds.list(params={"payment_intent": refund.payment.stripe_payment_intent, "limit": 100})
+    for found in made.auto_paging_iter():
+        if (found.to_dict().get("metadata") or {}).get("refund") == str(refund.pk):
+            return found
+    return None
 
 
 def _refund_move(refund: Refund, *, to: str, **fields) -> None:
@@ -270,15 +361,16 @@ def _refund_move(refund: Refund, *, to: str, **fields) -> None:
     refund.save(update_fields=["state", *fields])
 
 
-def _refund_fail(*, refund_id: int, message: str, actor: str) -> None:
-    """Stripe refused: the refund is failed and its amount no longer held on the payment."""
+def _refund_fail(*, refund_id: int, message: str, actor: str, stripe_refund: str = "") -> None:
+    """Stripe refused or failed the refund: it is failed and its amount no longer held on the payment."""
     with transaction.atomic():
         refund = Refund.objects.select_related("payment").get(pk=refund_id)
         payment = Payment.objects.select_for_update().get(pk=refund.payment_id)
         refund = Refund.objects.select_for_update().get(pk=refund_id)
         if refund.state != Refund.State.PENDING:
             return
-        _refund_move(refund, to=Refund.State.FAILED, failure_message=message[:500], settled_at=clock.now())
+        _refund_move(refund, to=Refund.State.FAILED, failure_message=message[:500], settled_at=clock.now(),
+                     **({"stripe_refund": stripe_refund} if stripe_refund else {}))
         payment.refunded_amount -= refund.amount
         payment.save(update_fields=["refunded_amount"])
         log.warning("%s: refund %s of payment %s failed: %s", actor, refund.pk, payment.pk, message)
@@ -286,8 +378,10 @@ def _refund_fail(*, refund_id: int, message: str, actor: str) -> None:
 
 def _refund_settle(*, refund_id: int, stripe_refund: str, actor: str) -> Refund:
     """Stripe made the refund: record it, undo or keep each renewal as staff chose (saying on each line what
-    happened), mark the payment and its paid order refunded when all of the payment is, log it on the order and
-    queue the email. Once: a refund already settled is returned as it is."""
+    happened), log it on the order, mark the payment and its paid order refunded when the succeeded refunds add up
+    to all of the payment (one still pending holds money that may yet come back: it is not counted until it
+    succeeds, and the last to succeed marks them), and queue the email. Once: a refund already settled is returned
+    as it is."""
     with transaction.atomic():
         payment_id = Refund.objects.values_list("payment_id", flat=True).get(pk=refund_id)
         payment = Payment.objects.select_for_update().select_related("order").get(pk=payment_id)
@@ -304,7 +398,9 @@ def _refund_settle(*, refund_id: int, stripe_refund: str, actor: str) -> Refund:
                                                                               else ""))
         OrderLog.objects.create(order=order, from_state=order.state, to_state=order.state, actor=actor[:100],
                                 note=f"Refund {refund.pk} of ${refund.amount}: {'; '.join(said)}"[:500])
-        if payment.refunded_amount == payment.amount:
+        succeeded = Refund.objects.filter(payment=payment, state=Refund.State.SUCCEEDED).aggregate(
+            total=Sum("amount", default=Decimal("0.00")))["total"]
+        if succeeded == payment.amount and payment.state == rules.SUCCEEDED:
             payment_transition(payment_id=payment.pk, to=rules.REFUNDED, actor=actor, note=refund.reason)
             if order.state == Order.State.PAID:
                 # A charge that came in for a canceled order is refunded; that order stays canceled.
@@ -315,25 +411,26 @@ def _refund_settle(*, refund_id: int, stripe_refund: str, actor: str) -> Refund:
 
 
 def _renewal_outcome(line: RefundLine, *, order: Order, refund: Refund, actor: str) -> str:
-    """Undo or keep the renewal of a refunded line as staff chose; returns what happened, in words."""
+    """Undo or keep the renewal of a refunded line as staff chose; returns what happened, in words. Only the
+    renewal this line's order made is ever undone (the cycle it opened, ``OrderLine.renewed_cycle``)."""
     order_line = line.order_line
     if line.renewal == UNDO:
         try:
             with transaction.atomic():
-                return certification_renewal_undo(
-                    cycle_id=order_line.cycle_id, actor=actor,
+                renewal = certification_renewal_undo(
+                    cycle_id=order_line.cycle_id, opened_id=order_line.renewed_cycle_id, actor=actor,
                     reason=f"Its renewal was refunded (order {order.number}, refund {refund.pk}).",
-                ).undone
+                )
+            return renewal.undone if renewal.acted else renewal.already_undone
         except RenewalError as exc:  # renewed again between the page and Stripe's answer: the money went back
             log.error("Refund %s: the renewal of order line %s was not undone: %s", refund.pk, order_line.pk,
                       exc.message)
             return f"{RefundLine.NOT_UNDONE}{exc.message}"[:300]
+    renewal = _line_renewal(order_line)
+    if renewal is not None and renewal.state == UNDONE:  # by another refund, whatever this one chose
+        return renewal.already_undone
     if line.renewal == KEEP:
-        return certification_renewal(cycle_id=order_line.cycle_id).kept
-    if order_line.renewed_cycle_id:
-        renewal = certification_renewal(cycle_id=order_line.cycle_id)
-        if renewal.state == UNDONE:
-            return f"The {renewal.code} renewal was already undone."
+        return renewal.kept
     return ""
 
 

@@ -4,6 +4,7 @@ import hashlib
 import io
 import zipfile
 
+import pillow_heif
 import pytest
 from PIL import Image, ImageFile
 
@@ -260,6 +261,16 @@ class TestIphonePhotos:
         assert check_file(name="photo", data=heic_bytes()).content_type == "image/jpeg"
         assert check_file(name="photo.jpg", data=heic_bytes()).content_type == "image/jpeg"
 
+    def test_a_heic_file_holding_several_pictures_is_refused_with_what_to_do(self):
+        out = io.BytesIO()
+        burst = pillow_heif.from_pillow(Image.new("RGB", (32, 24), (255, 0, 0)))
+        burst.add_from_pillow(Image.new("RGB", (32, 24), (0, 0, 255)))
+        burst.add_from_pillow(Image.new("RGB", (32, 24), (0, 255, 0)))
+        burst.save(out, quality=90)
+        with pytest.raises(UploadRefused) as refused:
+            check_file(name="IMG_0003.HEIC", data=out.getvalue())
+        assert refused.value.message == f"“IMG_0003.HEIC” holds 3 pictures; upload each one as its own file. {IPHONE}"
+
     def test_the_page_offers_heic_and_every_jpeg_name_to_the_file_chooser(self):
         offered = uploads.ACCEPT.split(",")
         for item in (".heic", ".heif", "image/heic", ".jfif", ".jpe", ".jpg", ".jpeg", ".png", ".pdf"):
@@ -267,6 +278,21 @@ class TestIphonePhotos:
 
 
 SCRIPT = "contains JavaScript or other code that runs in a PDF reader"
+LAUNCH = "tries to open programs or other files"
+
+
+def _clicked(action: bytes, subtype: bytes = b"/Link", objects: tuple[bytes, ...] = ()) -> bytes:
+    """A PDF whose page has one link (or form field: ``/Widget``) that does ``action`` when clicked."""
+    return raw_pdf(page=b"/Annots [<< /Type /Annot /Subtype " + subtype + b" /Rect [0 0 9 9] /A " + action + b" >>] ",
+                   objects=objects)
+
+
+def _bookmark(action: bytes) -> bytes:
+    """A PDF with one bookmark that does ``action`` when clicked."""
+    return raw_pdf(catalog=b"/Outlines 5 0 R ", objects=(
+        b"<< /Type /Outlines /First 6 0 R /Last 6 0 R /Count 1 >>",
+        b"<< /Title (Card) /Parent 5 0 R /A " + action + b" >>"))
+
 ACTIVE_PDFS = [
     ("JavaScript run on opening (pypdf)", pdf_with_script, SCRIPT),
     ("JavaScript as the open action", lambda: raw_pdf(catalog=b"/OpenAction << /S /JavaScript /JS (app.alert(1)) >> "),
@@ -297,6 +323,24 @@ ACTIVE_PDFS = [
      "is set to do something by itself when it is opened"),
     ("printing by itself", lambda: raw_pdf(catalog=b"/OpenAction << /S /Named /N /Print >> "),
      "is set to do something by itself when it is opened"),
+    ("a link that opens another PDF", lambda: _clicked(b"<< /S /GoToR /F (other.pdf) /D [0 /Fit] >>"), LAUNCH),
+    ("a bookmark that opens a PDF on a share",
+     lambda: _bookmark(b"<< /S /GoToR /F (\\\\\\\\host\\\\c.pdf) /D [0 /Fit] >>"), LAUNCH),
+    ("a link into an embedded PDF", lambda: _clicked(b"<< /S /GoToE /D [0 /Fit] /T << /R /C /N (x) >> >>"), LAUNCH),
+    ("a bookmark that launches a program", lambda: _bookmark(b"<< /S /Launch /F (calc.exe) >>"), LAUNCH),
+    ("a form button that imports data", lambda: _clicked(b"<< /S /ImportData /F (x.fdf) >>", b"/Widget"), LAUNCH),
+    ("a form button that sends what is typed",
+     lambda: _clicked(b"<< /S /SubmitForm /F << /FS /URL /F (https://collect.example/) >> >>", b"/Widget"),
+     "tries to send what is typed into it somewhere else"),
+    ("a link to a file: address", lambda: _clicked(b"<< /S /URI /URI (file:///C:/Windows/System32/calc.exe) >>"),
+     LAUNCH),
+    ("a link to a FILE: address in capitals, after spaces",
+     lambda: _clicked(b"<< /S /URI /URI (  FILE://host/share/card.pdf) >>"), LAUNCH),
+    ("a link to a network share", lambda: _clicked(b"<< /S /URI /URI (\\\\\\\\host\\\\share\\\\card.pdf) >>"), LAUNCH),
+    ("a link whose launch is written out of line",
+     lambda: _clicked(b"<< /S 5 0 R /F (calc.exe) >>", objects=(b"/Launch",)), LAUNCH),
+    ("a link to a network share written with slashes, out of line",
+     lambda: _clicked(b"<< /S /URI /URI 5 0 R >>", objects=(b"(//host/share/card.pdf)",)), LAUNCH),
     ("an attached file (pypdf)", pdf_with_attachment,
      "has other files attached inside it (staff review only what is on its pages)"),
     ("a file-attachment annotation",
@@ -315,6 +359,9 @@ def test_a_pdf_that_can_do_more_than_show_its_pages_is_refused_with_what_to_do(c
 
 PLAIN_PDFS = [
     ("opens at a page and zoom", lambda: raw_pdf(catalog=b"/OpenAction [3 0 R /Fit] ")),
+    ("a link to a web address that mentions a file", lambda: raw_pdf(
+        page=b"/Annots [<< /Type /Annot /Subtype /Link /Rect [0 0 50 50] "
+             b"/A << /S /URI /URI (https://example.org/file:/x) >> >>] ")),
     ("jumps to its first page on opening", lambda: raw_pdf(catalog=b"/OpenAction << /S /GoTo /D [3 0 R /Fit] >> ")),
     ("a link to a web address", lambda: raw_pdf(page=b"/Annots [<< /Type /Annot /Subtype /Link /Rect [0 0 50 50] "
                                                      b"/A << /S /URI /URI (https://cpr.heart.org/) >> >>] ")),

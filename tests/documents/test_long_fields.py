@@ -13,7 +13,7 @@ from acsm_portal import clock
 from accounts.models import User
 from certifications.certificates import certificate_pdf
 from certifications.models import Certificate
-from payments.models import Order, OrderLine, Payment
+from payments.models import Order, OrderLine, Payment, Refund, RefundLine
 from payments.pdf import receipt_pdf
 from tests.documents.pdfcheck import text_runs, words
 from tests.payments.helpers import paid_order_without_stripe
@@ -135,3 +135,35 @@ def test_a_receipt_fits_every_field_at_its_longest(user, shape):
         for field in (order.number, user.first_name, user.last_name, *billing.values(), payment.card_brand.title(),
                       *order.lines.values_list("description", flat=True)):
             assert squeezed(field) in text
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("shape", SHAPES)
+def test_a_receipts_refunds_fit_every_field_at_its_longest(user, shape):
+    order = paid_order_without_stripe(user, "CPT", "EP", total="130.00")
+    most = largest(Order, "total")
+    OrderLine.objects.filter(order=order).update(description=longest(OrderLine, "description", shape),
+                                                 total_price=largest(OrderLine, "total_price"))
+    Order.objects.filter(pk=order.pk).update(total=most)
+    Payment.objects.filter(order=order).update(amount=most, refunded_amount=most)
+    payment = order.payments.get()
+    first, second = order.lines.all()
+    # All of the largest payment refunded in two refunds, three lines, each saying at the longest what happened.
+    for amount, lines in ((most - Decimal("0.01"), [(first, most - Decimal("0.02")), (second, Decimal("0.01"))]),
+                          (Decimal("0.01"), [(first, Decimal("0.01"))])):
+        refund = Refund.objects.create(payment=payment, amount=amount, state=Refund.State.SUCCEEDED,
+                                       created_by=user, settled_at=clock.now(), stripe_refund="re_test")
+        RefundLine.objects.bulk_create([
+            RefundLine(refund=refund, order_line=line, amount=part, renewal="undo",
+                       outcome=longest(RefundLine, "outcome", shape))
+            for line, part in lines
+        ])
+    order = Order.objects.get(pk=order.pk)
+
+    data = receipt_pdf(order=order)
+    assert_fits(data, size=(612.0, 792.0), inset=RECEIPT_MARGIN)
+    text = drawn(data)
+    assert f"${most - Decimal('0.02')}" in text  # the largest line refunded
+    assert text.endswith(f"Refundedinall${most}Netpaid$0.00")
+    if shape in READS_IN_ORDER:
+        assert text.count(squeezed(longest(RefundLine, "outcome", shape))) == 3

@@ -13,6 +13,7 @@ from django.urls import reverse
 from acsm_portal.formats import format_range
 from certifications.models import Cycle
 from payments.models import Refund
+from payments.stripe_gateway import client as stripe_client
 from tests.payments.refund_helpers import closed_port, line_of, paid, refund_form
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("localstripe")]
@@ -136,3 +137,46 @@ def test_a_refund_stripe_did_not_answer_stays_pending_and_can_be_asked_again(sta
     refund.refresh_from_db()
     assert refund.state == "succeeded"
     assert Cycle.objects.get(pk=ep.cycle_id).state == "open"
+
+
+def test_a_pending_refunds_form_sent_again_with_other_amounts_is_refused(staff_client, user, settings):
+    payment = paid(user, "CPT", "EP", total="130.00")
+    form = refund_form(payment, amounts={"EP": "70.00"}, renewals={"EP": "undo"})
+    emulator, settings.STRIPE_API_BASE = settings.STRIPE_API_BASE, f"http://127.0.0.1:{closed_port()}"
+    staff_client.post(url(payment), form)
+    refund = Refund.objects.get()
+    settings.STRIPE_API_BASE = emulator
+    refused = (f"Refund #{refund.pk} of $70.00 from this form (EP Recertification $70.00, undo the renewal) is still "
+               "pending at Stripe, and it cannot be changed: nothing new was sent. Ask Stripe again for it as it is; "
+               "once it has succeeded, refund anything more on a fresh refund page.")
+    for step in ("confirm", "review"):
+        edited = refund_form(payment, amounts={"EP": "50.00", "CPT": "60.00"}, renewals={"EP": "undo", "CPT": "keep"},
+                             key=form["key"], step=step)
+        response = staff_client.post(url(payment), edited)
+        assert response.status_code == 200
+        assert refused in text(response)
+        assert f'name="key" value="{form["key"]}"' in response.content.decode()
+        assert f'name="amount_{line_of(payment, "EP").pk}" value="50.00"' in response.content.decode()
+    review = staff_client.post(url(payment), refund_form(payment, amounts={"EP": "70.00"}, renewals={"EP": "undo"},
+                                                         key=form["key"], step="review"))
+    assert (f"Refund #{refund.pk} of $70.00 was already sent from this form and is pending: ask Stripe again for it "
+            "above; the money goes back once.") in text(review)
+    refund.refresh_from_db()
+    assert (Refund.objects.count(), refund.state, refund.amount) == (1, "pending", Decimal("70.00"))
+    assert [r.amount for r in stripe_client().v1.refunds.list(params={"limit": 100}).data
+            if r.payment_intent == payment.stripe_payment_intent] == []
+    done = staff_client.post(url(payment), form, follow=True)  # the form as it was sent asks Stripe again
+    assert f"Refunded $70.00 of payment #{payment.pk}" in text(done)
+    assert Refund.objects.get().state == "succeeded"
+
+
+def test_the_confirm_page_says_a_payment_is_refunded_only_once_the_pending_refunds_succeed(staff_client, user,
+                                                                                            settings):
+    payment = paid(user, "EP", total="70.00")
+    emulator, settings.STRIPE_API_BASE = settings.STRIPE_API_BASE, f"http://127.0.0.1:{closed_port()}"
+    staff_client.post(url(payment), refund_form(payment, amounts={"EP": "30.00"}, renewals={"EP": "keep"}))
+    settings.STRIPE_API_BASE = emulator
+    review = staff_client.post(url(payment), refund_form(payment, amounts={"EP": "40.00"}, renewals={"EP": "keep"},
+                                                         seen="30.00", step="review"))
+    assert ("$0.00 of the payment will be left to refund, and $30.00 of it is in other refunds still pending; the "
+            "order stays paid until they succeed too.") in text(review)

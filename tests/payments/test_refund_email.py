@@ -3,18 +3,24 @@ the refund commits and sent by a real worker."""
 
 import time
 from datetime import timedelta
+from pathlib import Path
 from decimal import Decimal
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.core import mail
 
+from accounts.models import User
+from accounts.services import set_password_email_send
 from acsm_portal import clock, jobs
 from acsm_portal.formats import format_range
 from certifications.models import Cycle
 from payments.models import Refund
 from payments.refunds import LineRefund, payment_refund, refund_email_send, refund_emails_unsent_requeue
+from payments.services import order_receipt_send
 from tests.factories import UserFactory
+from tests.payments.helpers import paid_order_without_stripe
 from tests.payments.refund_helpers import line_of, paid
 
 pytestmark = pytest.mark.usefixtures("localstripe")
@@ -101,3 +107,41 @@ def test_the_worker_emails_the_refund_once(worker_mail, user):
     # The receipt of the payment may come too (unless the worker saw the order refunded first): count the refund's.
     sent = [m for m in worker_mail.messages() if m["Subject"] == subject]
     assert len(sent) == 1 and sent[0]["To"] == user.email
+
+
+@pytest.mark.django_db
+class TestPlainTextEmails:
+    """Plain-text emails say a name as it was typed: no HTML entities (``O&#x27;Brien``) in a text body."""
+
+    def test_the_refund_email(self, user):
+        User.objects.filter(pk=user.pk).update(first_name="Siobhán O'Brien")
+        _, refund = refunded(user, CPT="keep", EP="keep")
+        assert refund_email_send(refund_id=refund.pk) == "sent"
+        [message] = mail.outbox
+        assert message.body.startswith("Hello Siobhán O'Brien,\n")
+        assert "&#x27;" not in message.body and "&amp;" not in message.body
+        assert "Your refund, Siobhán O&#x27;Brien</h1>" in message.alternatives[0][0]  # HTML escapes it, as it must
+
+    def test_the_receipt_email(self, user):
+        User.objects.filter(pk=user.pk).update(first_name="Siobhán O'Brien")
+        order = paid_order_without_stripe(user, "CPT", total="60.00")
+        assert order_receipt_send(order_id=order.pk) == "sent"
+        [message] = mail.outbox
+        assert message.body.startswith("Hello Siobhán O'Brien,\n")
+        assert "&#x27;" not in message.body
+
+    def test_the_set_password_email(self):
+        invited = UserFactory(first_name="Siobhán O'Brien")
+        invited.set_unusable_password()
+        invited.save()
+        assert set_password_email_send(user_id=invited.pk) == "sent"
+        [message] = mail.outbox
+        assert message.body.startswith("Hello Siobhán O'Brien,\n")
+        assert "&#x27;" not in message.body
+
+
+@pytest.mark.parametrize("path", sorted((Path(settings.BASE_DIR) / "templates" / "emails").glob("*.txt")),
+                         ids=lambda p: p.name)
+def test_every_plain_text_email_template_turns_html_escaping_off(path):
+    text = path.read_text()
+    assert text.startswith("{% autoescape off %}") and text.rstrip().endswith("{% endautoescape %}")

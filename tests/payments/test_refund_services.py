@@ -14,11 +14,15 @@ from certifications.renewals import certification_renew
 from certifications.selectors import tiles_for
 from payments import rules
 from payments.models import Order, OrderLog, Payment, PaymentLog, Refund, RefundLine
-from payments.refunds import LineRefund, payment_refund, refund_plan
-from payments.services import PaymentError, order_transition, payment_confirm, payment_start, payment_transition
+from acsm_portal import clock
+from cart.services import cart_add_renewal
+from payments.refunds import LineRefund, payment_refund, refund_lines_state, refund_plan, refund_retry
+from payments.services import (
+    PaymentError, order_place, order_transition, payment_charge, payment_confirm, payment_start, payment_transition,
+)
 from payments.stripe_gateway import client as stripe_client
 from tests.factories import UserFactory
-from tests.payments.helpers import card, placed_order
+from tests.payments.helpers import BILLING, card, placed_order
 from tests.payments.refund_helpers import closed_port, line_of, paid
 
 pytestmark = pytest.mark.usefixtures("localstripe")
@@ -28,6 +32,44 @@ def stripe_refunds(payment: Payment) -> list[int]:
     """The refunds the emulator made on ``payment``'s PaymentIntent, in cents, smallest first."""
     found = stripe_client().v1.refunds.list(params={"limit": 100}).data
     return sorted(r.amount for r in found if r.payment_intent == payment.stripe_payment_intent)
+
+
+def pending(payment: Payment, settings, *asked: LineRefund) -> Refund:
+    """A refund of ``asked`` on ``payment`` sent while Stripe did not answer: pending, nothing made at Stripe."""
+    emulator, settings.STRIPE_API_BASE = settings.STRIPE_API_BASE, f"http://127.0.0.1:{closed_port()}"
+    try:
+        with pytest.raises(PaymentError, match="Stripe did not answer, so the refund is still pending"):
+            payment_refund(payment_id=payment.pk, lines=list(asked), by=UserFactory(is_staff=True))
+    finally:
+        settings.STRIPE_API_BASE = emulator
+    refund = Refund.objects.filter(payment=payment).latest("pk")
+    assert (refund.state, refund.stripe_refund) == ("pending", "")
+    return refund
+
+
+def made_at_stripe(refund: Refund, status: str = "succeeded"):
+    """The refund Stripe made for ``refund`` from a request whose answer never came back (sent as the portal sends
+    it, with the refund's id in its metadata), as Stripe has it now: ``status``."""
+    made = stripe_client().v1.refunds.create(params={
+        "payment_intent": refund.payment.stripe_payment_intent, "amount": rules.to_cents(refund.amount),
+        "metadata": {"order": refund.payment.order.number, "refund": str(refund.pk)}})
+    if status != made.status:
+        made = stripe_client().v1.refunds.update(made.id, params={"status": status})
+    assert made.status == status
+    return made
+
+
+def paid_again(user, line, *, total: str) -> Payment:
+    """A second order renewing ``line``'s certification again (its first renewal undone), charged at the
+    emulator."""
+    today = clock.today_for(user)
+    cart_add_renewal(user=user, certification_id=line.certification_id, today=today)
+    order = order_place(user=user, billing=BILLING, expected_total=Decimal(total), today=today)
+    payment, _ = payment_start(order=order)
+    payment_charge(payment_id=payment.pk, user=user, payment_method=card())
+    payment = Payment.objects.select_related("order").get(pk=payment.pk)
+    assert (payment.state, payment.order.state) == ("succeeded", Order.State.PAID)
+    return payment
 
 
 def cycles(line):
@@ -295,3 +337,155 @@ def test_a_form_sent_twice_at_once_makes_one_refund(user):
     assert refund.state == "succeeded"
     assert [c.state for c in cycles(line)] == ["open", "undone"]
     assert stripe_refunds(payment) == [7000]
+
+
+@pytest.mark.django_db
+class TestAnotherOrdersRenewal:
+    """Order 1 renews EP; part of it is refunded and its renewal undone; order 2 renews EP again and is paid: order
+    1's line refers to the cycle it closed, which order 2 renewed too, but only ever to order 1's own renewal."""
+
+    def test_refunding_the_old_order_again_leaves_the_later_orders_renewal_alone(self, user, staff):
+        first = paid(user, "EP", total="70.00")
+        line = line_of(first, "EP")
+        payment_refund(payment_id=first.pk, lines=[LineRefund(line.pk, Decimal("30.00"), "undo")], by=staff)
+        second = paid_again(user, line, total="70.00")
+        again = line_of(second, "EP")
+        assert (again.cycle_id, again.renewed_cycle_id != line.renewed_cycle_id) == (line.cycle_id, True)
+        number = Cycle.objects.get(pk=again.renewed_cycle_id).certificate.number
+        [state] = refund_lines_state(payment=Payment.objects.get(pk=first.pk))
+        assert (state.left, state.renewal.state, state.asks_renewal) == (Decimal("40.00"), "undone", False)
+        plan = refund_plan(payment=Payment.objects.get(pk=first.pk),
+                           lines=[LineRefund(line.pk, Decimal("5.00"), "undo")])
+        assert [(p.renewal, p.said) for p in plan.lines] == [
+            ("", "EP Recertification: refund $5.00 of $70.00. The EP renewal was already undone.")]
+        refund = payment_refund(payment_id=first.pk, lines=[LineRefund(line.pk, Decimal("5.00"), "undo")], by=staff)
+        assert list(refund.lines.values_list("renewal", "outcome")) == [("", "The EP renewal was already undone.")]
+        assert (Cycle.objects.get(pk=line.cycle_id).state, Cycle.objects.get(pk=again.renewed_cycle_id).state) == (
+            "renewed", "open")
+        assert Certificate.objects.get(number=number).voided_at is None
+        assert stripe_refunds(first) == [500, 3000]
+
+    def test_an_undo_settled_after_the_later_order_renewed_is_refused_and_says_so(self, user, staff, settings):
+        first = paid(user, "EP", total="70.00")
+        line = line_of(first, "EP")
+        waiting = pending(first, settings, LineRefund(line.pk, Decimal("30.00"), "undo"))
+        payment_refund(payment_id=first.pk, lines=[LineRefund(line.pk, Decimal("40.00"), "undo")], by=staff)
+        second = paid_again(user, line, total="70.00")
+        again = line_of(second, "EP")
+        number = Cycle.objects.get(pk=again.renewed_cycle_id).certificate.number
+        opened = Cycle.objects.get(pk=line.renewed_cycle_id)
+        label = format_range(opened.start, opened.end)
+        refund = refund_retry(refund_id=waiting.pk, by=staff)
+        assert (refund.state, refund.lines.get().outcome) == ("succeeded", (
+            f"Not undone: The EP renewal that opened cycle {label} was already undone; the cycle {label} there now "
+            "was opened by a later renewal, which is not undone here."))
+        assert Cycle.objects.get(pk=again.renewed_cycle_id).state == "open"
+        assert Certificate.objects.get(number=number).voided_at is None
+        assert Order.objects.get(pk=first.order_id).state == "refunded"
+
+
+@pytest.mark.django_db
+class TestPendingRefunds:
+    def test_the_payment_is_refunded_only_when_its_succeeded_refunds_add_up_to_all_of_it(self, user, staff,
+                                                                                         settings):
+        payment = paid(user, "EP", total="70.00")
+        line = line_of(payment, "EP")
+        a = pending(payment, settings, LineRefund(line.pk, Decimal("30.00"), "keep"))
+        plan = refund_plan(payment=Payment.objects.get(pk=payment.pk),
+                           lines=[LineRefund(line.pk, Decimal("40.00"), "keep")])
+        b = payment_refund(payment_id=payment.pk, lines=[LineRefund(line.pk, Decimal("40.00"), "keep")], by=staff)
+        assert b.state == "succeeded"
+        payment.refresh_from_db()
+        assert (payment.state, payment.refunded_amount, payment.order.state) == ("succeeded", Decimal("70.00"),
+                                                                                 "paid")
+        # The page said so before: nothing left to refund, but not all of it refunded while A is pending.
+        assert (plan.left_after, plan.pending, plan.full) == (Decimal("0.00"), Decimal("30.00"), False)
+        made = made_at_stripe(a, "failed")
+        with pytest.raises(PaymentError) as exc:
+            refund_retry(refund_id=a.pk, by=staff)
+        assert exc.value.message == "Stripe could not make the refund (failed)."
+        a.refresh_from_db()
+        assert (a.state, a.stripe_refund, a.failure_message) == ("failed", made.id,
+                                                                 "Stripe could not make the refund (failed).")
+        payment.refresh_from_db()
+        assert (payment.state, payment.refunded_amount, payment.order.state) == ("succeeded", Decimal("40.00"),
+                                                                                 "paid")
+        rest = payment_refund(payment_id=payment.pk, lines=[LineRefund(line.pk, Decimal("30.00"), "keep")], by=staff)
+        assert rest.state == "succeeded"
+        payment.refresh_from_db()
+        assert (payment.state, payment.refunded_amount, payment.order.state) == ("refunded", Decimal("70.00"),
+                                                                                 "refunded")
+
+    def test_the_last_pending_refund_to_succeed_marks_the_payment_refunded(self, user, staff, settings):
+        payment = paid(user, "EP", total="70.00")
+        line = line_of(payment, "EP")
+        a = pending(payment, settings, LineRefund(line.pk, Decimal("30.00"), "keep"))
+        payment_refund(payment_id=payment.pk, lines=[LineRefund(line.pk, Decimal("40.00"), "keep")], by=staff)
+        assert Payment.objects.get(pk=payment.pk).state == "succeeded"
+        assert refund_retry(refund_id=a.pk, by=staff).state == "succeeded"
+        payment.refresh_from_db()
+        assert (payment.state, payment.order.state) == ("refunded", "refunded")
+        assert stripe_refunds(payment) == [3000, 4000]
+
+    def test_a_refund_stripe_made_whose_answer_was_lost_is_not_made_again(self, user, staff, settings):
+        payment = paid(user, "EP", total="70.00")
+        line = line_of(payment, "EP")
+        a = pending(payment, settings, LineRefund(line.pk, Decimal("70.00"), "undo"))
+        made = made_at_stripe(a)
+        refund = refund_retry(refund_id=a.pk, by=staff)
+        assert (refund.state, refund.stripe_refund) == ("succeeded", made.id)
+        assert [c.state for c in cycles(line)] == ["open", "undone"]
+        assert stripe_refunds(payment) == [7000]
+
+    def test_a_refund_pending_at_stripe_stays_pending_until_stripe_says_it_succeeded(self, user, staff, settings):
+        payment = paid(user, "EP", total="70.00")
+        line = line_of(payment, "EP")
+        a = pending(payment, settings, LineRefund(line.pk, Decimal("70.00"), "undo"))
+        made = made_at_stripe(a, "pending")
+        for _ in range(2):  # asked again while Stripe is still at it: looked up, not made again
+            refund = refund_retry(refund_id=a.pk, by=staff)
+            assert (refund.state, refund.stripe_refund, refund.stripe_claimed_at) == ("pending", made.id, None)
+        payment.refresh_from_db()
+        assert (payment.state, payment.refunded_amount) == ("succeeded", Decimal("70.00"))
+        assert [c.state for c in cycles(line)] == ["renewed", "open"]
+        stripe_client().v1.refunds.update(made.id, params={"status": "succeeded"})
+        refund = refund_retry(refund_id=a.pk, by=staff)
+        assert (refund.state, refund.stripe_refund) == ("succeeded", made.id)
+        assert [c.state for c in cycles(line)] == ["open", "undone"]
+        assert Payment.objects.get(pk=payment.pk).state == "refunded"
+        assert stripe_refunds(payment) == [7000]
+
+    def test_a_refund_stripe_canceled_lets_its_amount_go(self, user, staff, settings):
+        payment = paid(user, "EP", total="70.00")
+        line = line_of(payment, "EP")
+        a = pending(payment, settings, LineRefund(line.pk, Decimal("70.00"), "undo"))
+        made_at_stripe(a, "canceled")
+        with pytest.raises(PaymentError, match=r"^Stripe could not make the refund \(canceled\)\.$"):
+            refund_retry(refund_id=a.pk, by=staff)
+        assert Refund.objects.get(pk=a.pk).state == "failed"
+        assert Payment.objects.get(pk=payment.pk).refunded_amount == Decimal("0.00")
+        assert [c.state for c in cycles(line)] == ["renewed", "open"]
+
+    def test_the_refund_asked_of_stripe_carries_its_id(self, user, staff):
+        payment = paid(user, "CPT", total="60.00")
+        refund = payment_refund(payment_id=payment.pk, lines=[LineRefund(line_of(payment, "CPT").pk,
+                                                                         Decimal("60.00"), "keep")], by=staff)
+        made = stripe_client().v1.refunds.retrieve(refund.stripe_refund)
+        assert (made.metadata["refund"], made.metadata["order"]) == (str(refund.pk), payment.order.number)
+
+    @pytest.mark.parametrize("first", ["undo", "keep"])
+    def test_a_renewal_undone_by_another_refund_first_is_said_to_be_already_undone(self, user, staff, settings,
+                                                                                   first):
+        payment = paid(user, "EP", total="70.00")
+        line = line_of(payment, "EP")
+        renewed, _ = cycles(line)
+        a = pending(payment, settings, LineRefund(line.pk, Decimal("30.00"), first))
+        b = payment_refund(payment_id=payment.pk, lines=[LineRefund(line.pk, Decimal("40.00"), "undo")], by=staff)
+        assert b.lines.get().outcome.startswith("EP renewal undone: ")
+        logged = CycleLog.objects.count()
+        a = refund_retry(refund_id=a.pk, by=staff)
+        [said] = a.lines.all()
+        assert (said.renewal, said.outcome, said.undid_renewal) == (first, "The EP renewal was already undone.",
+                                                                    False)
+        assert (b.lines.get().undid_renewal, CycleLog.objects.count()) == (True, logged)
+        assert Cycle.objects.get(pk=renewed.pk).state == "open"
