@@ -216,6 +216,14 @@ CELERY_BEAT_SCHEDULE = {
     # Payment attempts left 30 minutes waiting for 3-D Secure or for Stripe are canceled at Stripe and ended.
     "end-stalled-payments": {"task": "payments.tasks.stalled_payments_end_task", "schedule": 5 * 60,
                              "options": {"expires": 5 * 60}},
+    # Paid renewals are drawn for audit within a minute of payment (payments knows nothing of audits).
+    "draw-renewals-for-audit": {"task": "audits.tasks.audit_draws_pending_task", "schedule": 60,
+                                "options": {"expires": 60}},
+    # Hourly, so that each person's 11:59 PM deadline (in their own zone) is met within the hour.
+    "fail-overdue-audits": {"task": "audits.tasks.audits_overdue_fail_task", "schedule": 60 * 60,
+                            "options": {"expires": 60 * 60}},
+    "remind-audits-due": {"task": "audits.tasks.audit_reminders_queue_task", "schedule": 60 * 60,
+                          "options": {"expires": 60 * 60}},
 }
 if PRODUCTION and CELERY_TASK_ALWAYS_EAGER:
     raise ImproperlyConfigured("Production needs CELERY_BROKER_URL (Redis).")
