@@ -32,6 +32,11 @@ system:
 services:
 	scripts/ensure-services.sh
 
+## The page benchmark: the floor and each hot page side by side on one gunicorn, one table (needs wrk;
+## BENCH_ARGS: see scripts/bench_pages.py, e.g. BENCH_ARGS="--pages dashboard-60 --explain").
+bench: install services
+	$(PY) scripts/bench_pages.py $(BENCH_ARGS)
+
 ## A Celery worker against Redis (set CELERY_BROKER_URL and DATABASE_URL first).
 worker: install
 	$(VENV)/bin/celery -A acsm_portal worker -l info -c 2

@@ -1,9 +1,12 @@
-"""Settings for ``scripts/bench_dashboard.py``: the real settings plus a trivial view to compare against.
+"""Settings for ``scripts/bench_pages.py``: the real settings plus the benchmark's floor (``scripts/bench_urls.py``).
 
-The benchmark sets the environment (database ``acsm_bench``, DEBUG off) before
-this module is imported.
+The benchmark sets the environment (its database, production mode) before this module is imported; its cache
+keys carry a prefix of their own, so it can empty them without touching anyone else's.
 """
+
+import os
 
 from acsm_portal.settings import *  # noqa: F403
 
 ROOT_URLCONF = "scripts.bench_urls"
+CACHES["default"]["KEY_PREFIX"] = os.environ.get("BENCH_CACHE_PREFIX", "bench")  # noqa: F405
