@@ -210,7 +210,7 @@ def test_staff_approve_a_card_from_the_admin_queue(live_server, page: Page, brow
     context, staff = staff_page(browser, base)
     rows = staff.locator("#result_list tbody tr")
     expect(rows).to_have_count(2)
-    staff.get_by_role("checkbox", name=f"Select this object for an action - CPR card for CPT for {user.email}").check()
+    staff.get_by_role("checkbox", name=f"Select the CPR card of {user.get_full_name()} ({user.member_id})").check()
     staff.locator("select[name=action]").select_option(label="Approve selected CPR cards")
     staff.get_by_role("button", name="Go").click()
     expect(staff.get_by_text("Approved 1 CPR card; the certificant is emailed.")).to_be_visible()
