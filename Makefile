@@ -41,5 +41,11 @@ bench: install services
 worker: install
 	$(VENV)/bin/celery -A acsm_portal worker -l info -c 2
 
+## The renewal season under Locust: seeds acsm_bench_season, starts gunicorn, a worker and the Stripe emulator,
+## steps the simulated certificants up until a page's p95 passes 300 ms (LOADTEST_ARGS: see loadtests/run_season.py).
+.PHONY: loadtest
+loadtest: install services
+	$(PY) loadtests/run_season.py $(LOADTEST_ARGS)
+
 clean:
 	rm -rf $(VENV) var/db.sqlite3 var/mail var/private var/static
