@@ -64,10 +64,12 @@ def _new_certificate_number(cycle: Cycle) -> str:
 CERTIFICATE_FITS = range(5)
 
 
-def certificate_pdf(*, certificate: Certificate) -> bytes:
+def certificate_pdf(*, certificate: Certificate, suspended_on: date | None = None) -> bytes:
     """The certificate as PDF bytes: one landscape US Letter page, its type as large as lets the names fit.
-    A long holder or certification name is set smaller and wrapped, never cut (see the template)."""
-    return pdf_fitted(render_to_string("certifications/certificate_pdf.html", {"c": certificate, "fit": fit})
+    A long holder or certification name is set smaller and wrapped, never cut (see the template). With
+    ``suspended_on`` (the certification is suspended since that day), every page is marked SUSPENDED."""
+    context = {"c": certificate, "suspended_on": suspended_on}
+    return pdf_fitted(render_to_string("certifications/certificate_pdf.html", {**context, "fit": fit})
                       for fit in CERTIFICATE_FITS)
 
 

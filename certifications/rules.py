@@ -110,11 +110,19 @@ class Eligibility:
     blockers: tuple[str, ...] = field(default=())
 
 
-def renew_eligibility(*, meter: Speedometer, status: Status, cpr: Cpr, today: date) -> Eligibility:
+SUSPENDED = "Suspended"  # a tile's status line while its certification is suspended (a failed audit)
+
+
+def renew_eligibility(*, meter: Speedometer, status: Status, cpr: Cpr, today: date,
+                      suspended: bool = False) -> Eligibility:
     """RENEW shows when credits are full, a CPR card is submitted (pending or approved,
-    not rejected) and valid today, and the cycle is still open for renewal
-    (in process, or in the grace period with a late fee)."""
+    not rejected) and valid today, the cycle is still open for renewal
+    (in process, or in the grace period with a late fee), and the certification is not
+    ``suspended`` (a failed audit, until staff reinstate it)."""
     blockers = []
+    if suspended:
+        blockers.append("This certification is suspended after a failed audit; please contact the certification "
+                        "department.")
     if status is Status.RENEWED:
         blockers.append("This certification is already renewed.")
     if status is Status.LAPSED:
