@@ -23,6 +23,10 @@ class AuditPolicyAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def get_object(self, request, object_id, from_field=None):
+        audit_policy()  # the row exists from the first look on
+        return super().get_object(request, object_id, from_field)
+
     def changelist_view(self, request, extra_context=None):
         policy = audit_policy()
         return HttpResponseRedirect(reverse("admin:audits_auditpolicy_change", args=[policy.pk]))

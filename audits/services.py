@@ -593,11 +593,33 @@ def audit_policy_update(*, by, rate: Decimal, days_to_answer: int, extension_day
 
 # ---------------------------------------------------------------- the scheduler
 
+UNDONE_REASON = "The renewal was refunded and undone; there is nothing to audit."
+
+
+def audits_undone_cancel() -> list[int]:
+    """Cancel every open audit whose renewal was undone since (staff refunded it: ``OrderLine.renewed_cycle`` is
+    ``undone``), logged as the scheduler's, the certificant told. Returns the ids canceled."""
+    canceled = []
+    for audit_id in (Audit.objects.filter(state__in=rules.OPEN_STATES,
+                                          order_line__renewed_cycle__state=Cycle.State.UNDONE)
+                     .order_by("pk").values_list("pk", flat=True)):
+        try:
+            _, moved = audit_transition(audit_id=audit_id, to=State.CANCELED, actor="scheduler", note=UNDONE_REASON,
+                                        reason=UNDONE_REASON, decided_at=clock.now())
+        except IllegalTransition:
+            continue  # decided meanwhile
+        if moved:
+            canceled.append(audit_id)
+    return canceled
+
+
 def audits_overdue_fail(*, today_fn=clock.today_for) -> list[int]:
     """Fail every audit still waiting for documents (selected or extended) whose deadline has passed in its
     person's zone (``today_fn(person)``, their today): the certification is suspended and the certificant told.
     Run every hour by the scheduler, so an audit fails within the hour after 11:59 PM on its due date, the
-    person's time. Returns the ids failed, soonest deadline first."""
+    person's time. Audits of renewals undone since are canceled first (``audits_undone_cancel``), never failed.
+    Returns the ids failed, soonest deadline first."""
+    audits_undone_cancel()
     # A person's today is at most a day ahead of the portal's: nothing due later can be overdue yet.
     horizon = clock.today() + timedelta(days=1)
     candidates = (Audit.objects.filter(Q(state=State.SELECTED, due_on__lt=horizon)

@@ -228,3 +228,17 @@ class TestEmails:
         assert audit_email_send(email_id=email.pk) == "sent"
         assert mail.outbox[0].subject == subject
         assert line in mail.outbox[0].body
+
+
+@pytest.mark.django_db
+def test_an_audit_of_a_renewal_undone_since_is_canceled_not_failed():
+    audit, due = selected_on_day("America/New_York")
+    line = audit.order_line
+    certification_renewal_undo(cycle_id=line.cycle_id, opened_id=line.renewed_cycle_id, actor="staff:1",
+                               reason="Refunded.")
+    with time_machine.travel(at(due + timedelta(days=1), 12), tick=False):
+        assert audits_overdue_fail() == []
+    audit.refresh_from_db()
+    assert (audit.state, audit.reason) == ("canceled", "The renewal was refunded and undone; there is nothing to audit.")
+    assert not Certification.objects.get(pk=audit.certification_id).is_suspended
+    assert list(audit.emails.values_list("kind", flat=True)) == ["selected", "canceled"]
