@@ -4,13 +4,14 @@ from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 
+from acsm_portal.fields import FiniteDecimalAdminMixin
 from .models import AuditPolicy
 from .selectors import audit_policy
 from .services import AuditError, audit_policy_update
 
 
 @admin.register(AuditPolicy)
-class AuditPolicyAdmin(admin.ModelAdmin):
+class AuditPolicyAdmin(FiniteDecimalAdminMixin, admin.ModelAdmin):
     """The one policy row: the list goes straight to it; it is never added or deleted, only changed through
     ``audit_policy_update``."""
 

@@ -46,6 +46,7 @@ def test_staff_change_the_policy_and_the_list_is_the_one_row(client, policy_staf
     ("-0.1", "30", "Ensure this value is greater than or equal to 0."),
     ("0.05", "0", "Ensure this value is greater than or equal to 1."),
     ("0.12345", "30", "Ensure that there are no more than 4 decimal places."),
+    ("5e-2", "30", "Enter a number such as 12.5."),
 ])
 def test_bad_values_are_refused_with_the_form_kept(client, policy_staff, rate, days, error):
     client.force_login(policy_staff)
