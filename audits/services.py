@@ -651,12 +651,12 @@ def audit_reminders_queue(*, today_fn=clock.today_for) -> list[int]:
                   .select_related("user").order_by("due_on", "pk"))
     made = []
     for candidate in candidates:
-        offset = rules.reminder_due(deadline=candidate.deadline, today=today_fn(candidate.user))
-        if offset is None:
+        if rules.reminder_due(deadline=candidate.deadline, today=today_fn(candidate.user)) is None:
             continue
         with transaction.atomic():
             audit = _locked(candidate.pk)
-            if audit.state not in rules.ANSWERING_STATES:
+            offset = rules.reminder_due(deadline=audit.deadline, today=today_fn(audit.user))
+            if audit.state not in rules.ANSWERING_STATES or offset is None:
                 continue
             email = _email_queue(audit, kind=AuditEmail.Kind.REMINDER, key=f"reminder-{offset}-{audit.deadline}",
                                  due_on=audit.deadline, days_before=offset)
