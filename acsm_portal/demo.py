@@ -1,4 +1,5 @@
-"""Demo data: the certificant from the how-to, a second one on the West Coast, and a staff reviewer.
+"""Demo data: the certificant from the how-to, a second one on the West Coast, a third whose last renewal is under
+audit, and a staff reviewer.
 
 Everything is placed relative to the clock (``acsm_portal.clock``), so the demo shows the same
 picture on any day, and on the day ``PORTAL_TODAY`` names.
@@ -15,17 +16,25 @@ from PIL import Image, ImageDraw
 
 from accounts.models import BillingAddress, User
 from acsm_portal import clock
+from audits.models import Audit, AuditEmail
+from audits.services import audit_proof_add, audit_select_by_staff
+from cart.services import cart_add_renewal
 from cecs.models import CECEntry, YearlyCap
 from cecs.reference import yearly_caps_ensure
 from cecs.rules import to_cecs
 from certifications.cpr.services import CardDetails, cpr_upload_add_file, cpr_upload_approve, cpr_upload_submit
 from certifications.models import Certificate, Certification, CertificationType, CprUploadFile, Cycle
 from certifications.reference import certification_types_ensure
-from payments.models import Order, Payment
+from payments import rules as payment_rules
+from payments.models import Order, OrderLine, Payment
+from payments.services import BillingInput, order_place, payment_confirm, payment_transition
 
 DEMO_CERTIFICANT = {"email": "casey@example.com", "password": "recert-demo-2025"}
 DEMO_WEST = {"email": "riley@example.com", "password": "recert-demo-2025"}
+DEMO_AUDITED = {"email": "jordan@example.com", "password": "audit-demo-2025"}
 DEMO_STAFF = {"email": "staff@example.com", "password": "staff-demo-2025"}
+# Jordan's renewal was selected for audit this many days ago, so it is due in AUDIT_DAYS_LEFT days (of the default 30).
+AUDIT_DAYS_AGO, AUDIT_DAYS_LEFT = 10, 20
 
 
 @dataclass(frozen=True)
@@ -36,6 +45,7 @@ class DemoCredit:
     course_name: str
     provider: str
     format: str
+    source: str = CECEntry.Source.SELF
 
 
 # The how-to's picture: CPT and EP in the cycle that contains today, 65 CECs reported of which 63 count
@@ -56,6 +66,17 @@ RILEY_CREDITS = [
     DemoCredit(Decimal("0.40"), "1.5", "ceu", "Nutrition for Active Adults", "ACSM Online", "online"),
     DemoCredit(Decimal("0.75"), "10", "cec", "Strength and Conditioning Conference", "NSCA", "conference"),
 ]
+# Jordan's CPT credits, 48 CECs in five courses, all counting: one reported by its provider (no proof needed), one
+# documented by the seed, three still waiting for proof.
+JORDAN_CREDITS = [
+    DemoCredit(Decimal("0.08"), "12", "cec", "Functional Movement Screening Workshop", "ACSM", "live",
+               CECEntry.Source.PROVIDER),
+    DemoCredit(Decimal("0.25"), "10", "cec", "Program Design for Older Adults", "ACSM Online", "online"),
+    DemoCredit(Decimal("0.45"), "8", "cec", "Sports Nutrition Essentials", "Fitness Learning Co.", "home_study"),
+    DemoCredit(Decimal("0.65"), "10", "cec", "Regional Strength and Conditioning Clinic", "NSCA", "conference"),
+    DemoCredit(Decimal("0.85"), "8", "cec", "Injury Prevention Seminar", "Sports Medicine Institute", "live"),
+]
+JORDAN_DOCUMENTED = "Program Design for Older Adults"
 
 
 def demo_casey_cycle(today: date) -> tuple[date, date]:
@@ -100,11 +121,23 @@ def demo_seed() -> list[str]:
     riley_cycle = demo_riley_cycle(riley_today)
     if _certifications(riley, ("CPT",), riley_cycle, RILEY_CREDITS, today=riley_today):
         _approved_card(riley, staff, today=riley_today)
+    jordan, jordan_created = _person(DEMO_AUDITED, first_name="Jordan", last_name="Avery", member_id="615207",
+                                     time_zone="America/Los_Angeles")
+    BillingAddress.objects.get_or_create(
+        user=jordan,
+        defaults={"line1": "500 Pine St", "city": "Seattle", "state": "WA", "postal_code": "98101"},
+    )
+    jordan_today = clock.today_for(jordan)
+    if _certifications(jordan, ("CPT",), demo_casey_cycle(jordan_today), JORDAN_CREDITS, today=jordan_today):
+        _approved_card(jordan, staff, today=jordan_today)
+        _renewal_under_audit(jordan, staff, today=jordan_today)
     return [
         f"{'created' if created else 'kept'} certificant {casey.email} / {DEMO_CERTIFICANT['password']}"
         f" (Eastern time)",
         f"{'created' if riley_created else 'kept'} certificant {riley.email} / {DEMO_WEST['password']}"
         f" (Pacific time; cycle {riley_cycle[0]:%-m/%-d/%Y} - {riley_cycle[1]:%-m/%-d/%Y})",
+        f"{'created' if jordan_created else 'kept'} certificant {jordan.email} / {DEMO_AUDITED['password']}"
+        f" (Pacific time; last renewal under audit)",
         f"{'created' if staff_created else 'kept'} staff {staff.email} / {DEMO_STAFF['password']}",
     ]
 
@@ -161,9 +194,35 @@ def _certifications(user: User, codes: tuple[str, ...], cycle: tuple[date, date]
             user=user, course_name=credit.course_name, date_earned=earned,
             date_reported=min(earned + timedelta(days=3), today), units=Decimal(credit.units),
             credit_type=credit.credit_type, cecs=to_cecs(Decimal(credit.units), credit.credit_type),
-            provider=credit.provider, format=credit.format, source=CECEntry.Source.SELF,
+            provider=credit.provider, format=credit.format, source=credit.source,
         )
     return True
+
+
+def _renewal_under_audit(user: User, staff: User, *, today: date) -> Audit:
+    """Renew each of ``user``'s certifications and pay, then have ``staff`` select the renewal for audit and
+    document one credit, through the same services as the site, the webhook and the admin. The audit is then placed
+    as selected ``AUDIT_DAYS_AGO`` days ago, so it is due in ``AUDIT_DAYS_LEFT`` days."""
+    address = user.billing_address
+    certifications = list(Certification.objects.filter(user=user).select_related("certification_type"))
+    for certification in certifications:
+        cart_add_renewal(user=user, certification_id=certification.pk, today=today)
+    billing = BillingInput(name=user.get_full_name(), line1=address.line1, line2=address.line2, city=address.city,
+                           state=address.state, postal_code=address.postal_code, country=address.country)
+    order = order_place(user=user, billing=billing, today=today, expected_total=sum(
+        (c.certification_type.renewal_fee for c in certifications), Decimal("0")))
+    payment = Payment.objects.create(order=order, amount=order.total, card_brand="visa", card_last4="4242")
+    payment_transition(payment_id=payment.pk, to=payment_rules.PROCESSING, actor="demo")
+    payment_confirm(payment_id=payment.pk, amount_cents=payment_rules.to_cents(order.total), actor="demo")
+    line = OrderLine.objects.get(order=order, kind=OrderLine.Kind.RENEWAL)
+    audit, _ = audit_select_by_staff(order_line_id=line.pk, by=staff)
+    documented = audit.credits.get(course_name=JORDAN_DOCUMENTED)
+    audit_proof_add(audit_id=audit.pk, credit_id=documented.pk, user=user, name="program-design-certificate.png",
+                    data=_completion_png(user, JORDAN_DOCUMENTED))
+    due = today + timedelta(days=AUDIT_DAYS_LEFT)
+    Audit.objects.filter(pk=audit.pk).update(selected_at=clock.now() - timedelta(days=AUDIT_DAYS_AGO), due_on=due)
+    AuditEmail.objects.filter(audit=audit, kind=AuditEmail.Kind.SELECTED).update(due_on=due)
+    return audit
 
 
 def _approved_card(user: User, reviewer: User, *, today: date) -> None:
@@ -177,6 +236,18 @@ def _approved_card(user: User, reviewer: User, *, today: date) -> None:
                                 expires_on=today + timedelta(days=730), skills_check_confirmed=True),
         )
         cpr_upload_approve(upload=upload, reviewer=reviewer)
+
+
+def _completion_png(user: User, course: str) -> bytes:
+    """A small picture of a certificate of completion, as a phone camera would send it."""
+    image = Image.new("RGB", (800, 560), "#fbf8ef")
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((16, 16, 784, 544), outline="#0b2e59", width=6)
+    draw.text((60, 80), "Certificate of Completion", fill="#0b2e59")
+    draw.text((60, 200), f"{user.get_full_name()} completed {course}.", fill="black")
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def _card_png(user: User) -> bytes:

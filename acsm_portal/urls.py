@@ -18,5 +18,6 @@ urlpatterns = [
     path("", include("certifications.urls")),
     path("", include("cart.urls")),
     path("", include("payments.urls")),
+    path("", include("audits.urls")),
     path("staff/", admin.site.urls),
 ]

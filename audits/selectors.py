@@ -4,9 +4,10 @@ latest audit for its tile, and an audit's progress and verdict."""
 from dataclasses import dataclass
 from datetime import date
 
-from django.db.models import Prefetch
+from django.db.models import Count, Prefetch, Q
 
 from acsm_portal import clock
+from cecs.models import CECEntry
 from certifications.selectors import cap_rules
 
 from . import rules
@@ -98,16 +99,27 @@ class AuditSummary:
 
 def audits_by_certification(*, user) -> dict[int, AuditSummary]:
     """For each of ``user``'s certifications that has been audited, its latest audit (newest selection first), by
-    certification id. Two queries."""
+    certification id. One query (the dashboard's only one about audits)."""
     audits = (Audit.objects.filter(user=user).order_by("certification_id", "-selected_at", "-id")
-              .prefetch_related(Prefetch("credits", queryset=AuditCredit.objects.only("id", "audit_id", "state"))))
+              .annotate(documented=Count("credits", filter=Q(credits__state__in=rules.DONE_STATES)),
+                        still_in=Count("credits", filter=~Q(credits__state=rules.REJECTED))))
     found: dict[int, AuditSummary] = {}
     for audit in audits:
         if audit.certification_id in found:
             continue
         found[audit.certification_id] = AuditSummary(
             audit_id=audit.pk, state=audit.state, state_label=audit.get_state_display(), deadline=audit.deadline,
-            deadline_text=clock.deadline_text(audit.deadline, user), progress=audit_progress(audit),
+            deadline_text=clock.deadline_text(audit.deadline, user),
+            progress=rules.Progress(documented=audit.documented, total=audit.still_in),
             overdue=audit.overdue, reason=audit.reason,
         )
     return found
+
+
+def replacement_choices(audit: Audit) -> list[CECEntry]:
+    """The credits ``audit``'s person reported as earned in the audited cycle that are not part of the audit, oldest
+    first: what they may add as replacements in a second window (``services.audit_replacement_add``). One query."""
+    in_audit = audit.credits.filter(cec_entry__isnull=False).values("cec_entry_id")
+    return list(CECEntry.objects.filter(user_id=audit.user_id, date_earned__gte=audit.cycle.start,
+                                        date_earned__lte=audit.cycle.end)
+                .exclude(pk__in=in_audit).order_by("date_earned", "id"))

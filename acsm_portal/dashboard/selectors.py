@@ -1,13 +1,14 @@
 """The CEC Dashboard's reads: the tiles, whether each renewal is in the cart, and the Active CECs table, in a
 constant number of queries whatever the ledger's size."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from django.db.models import Exists, OuterRef
 from django.urls import reverse
 
 from acsm_portal.formats import format_date
+from audits.selectors import AuditSummary, audits_by_certification
 from cart.models import CartLine
 from cecs import rules as cec_rules
 from cecs.models import CECEntry, CreditFormat, CreditType
@@ -36,6 +37,7 @@ class Dashboard:
     tiles: list[Tile]
     rows: list[LedgerRow]
     caps_note: str = ""
+    audits: dict[int, AuditSummary] = field(default_factory=dict)  # each audited certification's latest audit
 
     @property
     def renewals_in_cart(self) -> int:
@@ -44,8 +46,8 @@ class Dashboard:
 
 
 def dashboard_for(*, user, today: date) -> Dashboard:
-    """The page for ``user`` on ``today`` (their own date): two queries, plus the yearly caps when the cache
-    does not hold them."""
+    """The page for ``user`` on ``today`` (their own date): three queries (the tiles, the credits, the audits), plus
+    the yearly caps when the cache does not hold them."""
     in_cart = CartLine.objects.filter(cart__user=user, certification=OuterRef("certification"),
                                       kind=CartLine.Kind.RENEWAL)
     cycles = list(tile_cycles(user=user).annotate(in_cart=Exists(in_cart)))
@@ -76,7 +78,8 @@ def dashboard_for(*, user, today: date) -> Dashboard:
             edit_url=edit_url.replace("/0/", f"/{e.pk}/") if editable else "",
             delete_url=delete_url.replace("/0/", f"/{e.pk}/") if editable else "",
         ))
-    return Dashboard(tiles=found.tiles, rows=rows, caps_note=caps_note(caps))
+    return Dashboard(tiles=found.tiles, rows=rows, caps_note=caps_note(caps),
+                     audits=audits_by_certification(user=user))
 
 
 def caps_note(caps: dict) -> str:

@@ -16,6 +16,7 @@ from cecs.rules import format_cecs
 from cecs.services import CECError, cec_delete, cec_report, cec_update
 from certifications.selectors import reportable_cycles
 
+from .audit_tile import audit_tile_html
 from .selectors import dashboard_for
 
 
@@ -23,8 +24,10 @@ from .selectors import dashboard_for
 def dashboard(request):
     """Every certification as a tile, the Complete Recertification button, and the Active CECs table."""
     today = clock.today_for(request.user)
+    board = dashboard_for(user=request.user, today=today)
     return render(request, "certifications/dashboard.html", {
-        "board": dashboard_for(user=request.user, today=today),
+        "board": board,
+        "tiles": [(tile, audit_tile_html(board.audits.get(tile.certification_id))) for tile in board.tiles],
         "report_form": CECForm(),
         "learning_url": settings.ONLINE_LEARNING_PLATFORM_URL,
         "today": today,

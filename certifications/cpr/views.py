@@ -1,48 +1,20 @@
 """The Certification Maintenance page: choose, upload and submit a CPR/AED card; its files for owner and staff."""
 
-from functools import wraps
-
 from django.contrib import messages
-from django.core.files.uploadhandler import FileUploadHandler
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from acsm_portal import clock, uploads
-from acsm_portal.files import file_response
+from acsm_portal.files import capped_uploads, file_response
 
 from ..models import CprUploadFile
 from ..selectors import certification_for
 from .forms import CprDetailsForm
 from .selectors import cpr_file_for, cpr_maintenance_for
 from .services import CprError, cpr_upload_add_file, cpr_upload_discard, cpr_upload_submit
-
-
-class _CappedUploadHandler(FileUploadHandler):
-    """Keeps at most 10 MB + 1 byte of each uploaded file: enough to refuse it as too big, without storing it all."""
-
-    def receive_data_chunk(self, raw_data, start):
-        room = uploads.MAX_FILE_BYTES + 1 - start
-        return raw_data[:room] if room > 0 else None
-
-    def file_complete(self, file_size):
-        return None
-
-
-def _capped_uploads(view):
-    """Install the size cap before the body is parsed (CSRF is then checked inside, as Django documents)."""
-    protected = csrf_protect(view)
-
-    @csrf_exempt
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        request.upload_handlers.insert(0, _CappedUploadHandler(request))
-        return protected(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _own_certification(request, certification_id: int):
@@ -75,7 +47,7 @@ def _typed(post) -> dict:
 
 @never_cache
 @require_http_methods(["GET", "POST"])
-@_capped_uploads
+@capped_uploads
 def cpr_maintenance(request, certification_id: int):
     """Certification Maintenance: choose and upload card files into a draft, then Submit them with the card details.
 
@@ -132,7 +104,7 @@ def _file_json(stored: CprUploadFile) -> dict:
 
 
 @require_POST
-@_capped_uploads
+@capped_uploads
 def cpr_file_upload(request, certification_id: int):
     """One file into the draft, for the page's script (it shows the upload's progress). Answers JSON."""
     certification = _own_certification(request, certification_id)

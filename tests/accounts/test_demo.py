@@ -1,4 +1,5 @@
-"""The demo follows the calendar: the seed's picture in the cycle that contains today, on any day."""
+"""The demo follows the calendar: the seed's picture in the cycle that contains today, on any day; Jordan's last
+renewal is under audit, due in 20 days."""
 
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -7,8 +8,9 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from acsm_portal.demo import DEMO_CERTIFICANT, DEMO_WEST, demo_seed
+from acsm_portal.demo import DEMO_AUDITED, DEMO_CERTIFICANT, DEMO_WEST, demo_seed
 from acsm_portal import clock
+from audits.models import Audit
 from cecs.models import CECEntry
 from acsm_portal.formats import format_date
 from tests.pages import text, tile
@@ -90,3 +92,25 @@ def test_riley_in_los_angeles_sees_the_late_fee_in_pacific_time(demo_day, client
         assert "RENEW" in t and "late fee applies." in t
     card_expiry = local_today + timedelta(days=730)
     assert f"valid through {format_date(card_expiry)}" in t
+
+
+def test_jordan_s_last_renewal_is_under_audit_due_in_20_days(demo_day, client):
+    demo_seed()
+    demo_seed()  # running it again keeps the audit as it is
+    _log_in(client, DEMO_AUDITED)
+    local_today = clock.today(ZoneInfo("America/Los_Angeles"))
+    due = local_today + timedelta(days=20)
+    audit = Audit.objects.get(user__email=DEMO_AUDITED["email"])
+    assert (audit.state, audit.due_on, audit.how) == ("selected", due, "staff")
+    assert (audit.cycle.start, audit.cycle.end) == (date(local_today.year - 2, 1, 1), date(local_today.year, 12, 31))
+    assert sorted(audit.credits.values_list("state", flat=True)) == [
+        "documented", "needed", "needed", "needed", "verified"]
+    html = client.get(reverse("dashboard")).content.decode()
+    t = text(tile(html, "Certified Personal Trainer"))
+    assert (f"Your recertification was selected for audit Due {format_date(due)} at 11:59 PM Pacific time "
+            "2 of 5 credits documented Submit audit documents") in t
+    assert f"Cycle 1/1/{local_today.year + 1} - 12/31/{local_today.year + 3}" in t  # the cycle the renewal opened
+    assert "RENEW" not in t
+    page = text(client.get(reverse("audit", args=[audit.pk])).content.decode())
+    assert f"Due {format_date(due)} at 11:59 PM Pacific time (20 days left)" in page
+    assert "program-design-certificate.png" in page and "2 of 5 credits documented" in page

@@ -14,6 +14,7 @@ from acsm_portal import clock
 from certifications.cpr import views as cert_views
 from certifications.models import CprUpload, CprUploadFile
 from certifications.cpr.services import cpr_upload_add_file
+from acsm_portal.files import _CappedUploadHandler
 from acsm_portal.uploads import MAX_FILE_BYTES, format_size
 from tests.factories import UserFactory, certification_with_cycle
 from tests.pages import text
@@ -360,7 +361,7 @@ class TestDownload:
 
 
 def test_the_upload_handler_keeps_no_more_than_10_mb_and_a_byte():
-    handler = cert_views._CappedUploadHandler()
+    handler = _CappedUploadHandler()
     assert handler.receive_data_chunk(b"a" * 64, MAX_FILE_BYTES - 64) == b"a" * 64
     assert handler.receive_data_chunk(b"b" * 64, MAX_FILE_BYTES - 8) == b"b" * 9
     assert handler.receive_data_chunk(b"c" * 64, MAX_FILE_BYTES + 1) is None

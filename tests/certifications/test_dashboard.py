@@ -86,10 +86,12 @@ def test_dashboard_runs_a_constant_number_of_queries(client, user, other_user):
     client.force_login(other_user)
     large = dashboard_queries(client)
 
-    # The user (Django's own backend), the open cycles (with CPR card, cart line and certificate), the credits.
-    assert len(small) == len(large) == 3
-    assert ['FROM "accounts_user"' in q for q in large] == [True, False, False]
+    # The user (Django's own backend), the open cycles (with CPR card, cart line and certificate), the credits,
+    # and each certification's latest audit with its progress (one query, for the tiles' audit line).
+    assert len(small) == len(large) == 4
+    assert ['FROM "accounts_user"' in q for q in large] == [True, False, False, False]
     assert 'FROM "certifications_cycle"' in large[1] and 'FROM "cecs_cecentry"' in large[2]
+    assert 'FROM "audits_audit"' in large[3]
 
 
 @pytest.mark.django_db

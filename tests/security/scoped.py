@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from acsm_portal import clock
+from audits.services import audit_proof_add
 from cart.services import cart_add_renewal
 from certifications.models import Certificate
 from certifications.renewals import certification_renew
 from certifications.cpr.services import cpr_upload_add_file
 from payments.models import Order, Payment
+from tests.audits.helpers import audited
 from tests.certifications.cpr_helpers import png_bytes, upload
 from tests.dates import cycle_around
 from tests.factories import CECEntryFactory, certification_with_cycle, renewable_certification
@@ -101,8 +103,32 @@ def paid_order(owner):
     return payment.order
 
 
+def audit_credit(owner):
+    """A credit still needing proof in the owner's renewal under audit."""
+    return audited(owner).credits.filter(state="needed").first()
+
+
+def audit_proof(owner):
+    credit = audit_credit(owner)
+    return audit_proof_add(audit_id=credit.audit_id, credit_id=credit.pk, user=owner, name="proof.png",
+                           data=png_bytes(seed=11))
+
+
+def audit_documented(owner):
+    """The owner's audit with proof for every credit that needs it: ready to submit."""
+    audit = audited(owner)
+    for credit in audit.credits.filter(state="needed"):
+        audit_proof_add(audit_id=audit.pk, credit_id=credit.pk, user=owner, name=f"{credit.pk}.png",
+                        data=png_bytes(seed=credit.pk))
+    return audit
+
+
 def certification_id(certification) -> dict:
     return {"certification_id": certification.pk}
+
+
+def audit_credit_ids(credit) -> dict:
+    return {"audit_id": credit.audit_id, "credit_id": credit.pk}
 
 
 SCOPED: dict[str, Scoped] = {
@@ -127,4 +153,16 @@ SCOPED: dict[str, Scoped] = {
     "payment_refresh": Scoped(open_payment, lambda p: {"payment_id": p.pk}, [Probe("post", 200)]),
     "receipt": Scoped(paid_order, lambda o: {"number": o.number}, [Probe("get", 200)]),
     "receipt_pdf": Scoped(paid_order, lambda o: {"number": o.number}, [Probe("get", 200)]),
+    "audit": Scoped(audited, lambda a: {"audit_id": a.pk}, [Probe("get", 200)]),
+    "audit_proof_upload": Scoped(audit_credit, audit_credit_ids, [
+        Probe("post", 302, lambda _: {"file": upload("certificate.png", png_bytes(seed=12), "image/png")}),
+    ]),
+    "audit_proof_remove": Scoped(audit_proof, lambda p: {"audit_id": p.credit.audit_id, "proof_id": p.pk},
+                                 [Probe("post", 302)]),
+    "audit_proof_download": Scoped(audit_proof, lambda p: {"key": p.key}, [Probe("get", 200)]),
+    "audit_submit": Scoped(audit_documented, lambda a: {"audit_id": a.pk}, [Probe("post", 302)]),
+    # Outside a second window the owner is told replacements cannot be added or taken out yet (400).
+    "audit_replacement_add": Scoped(audit_credit, lambda c: {"audit_id": c.audit_id},
+                                    [Probe("post", 400, lambda c: {"cec_entry": c.cec_entry_id})]),
+    "audit_replacement_remove": Scoped(audit_credit, audit_credit_ids, [Probe("post", 400)]),
 }
