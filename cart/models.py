@@ -44,8 +44,7 @@ class CartLine(models.Model):
 
     @property
     def description(self) -> str:
-        code = self.certification.certification_type.code
-        return f"{code} Recertification" if self.kind == self.Kind.RENEWAL else f"{code} Late fee"
+        return describe(code=self.certification.certification_type.code, kind=self.kind)
 
     @property
     def quantity(self) -> int:
@@ -54,3 +53,8 @@ class CartLine(models.Model):
     @property
     def total_price(self) -> Decimal:
         return self.unit_price * self.QUANTITY
+
+
+def describe(*, code: str, kind: str) -> str:
+    """A line as the cart, checkout and receipt name it: "CPT Recertification", "CPT Late fee"."""
+    return f"{code} Recertification" if kind == CartLine.Kind.RENEWAL else f"{code} Late fee"

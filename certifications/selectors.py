@@ -6,14 +6,15 @@ from datetime import date
 from decimal import Decimal
 
 from django.core.cache import cache
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db import connection
 
 from cecs import rules as cec_rules
-from cecs.models import CECEntry, CreditFormat, YearlyCap
+from cecs.models import CreditFormat, YearlyCap
+from cecs.selectors import ledger
 
 from . import rules
 from .cpr.selectors import CPR_STATES
-from .models import Certificate, Certification, CprUpload, Cycle
+from .models import Certificate, Certification, Cycle
 
 
 @dataclass(frozen=True)
@@ -34,39 +35,97 @@ class Tile:
     in_cart: bool = False
     certificate_number: str = ""
     certificate_valid_through: date | None = None
+    suspended: bool = False  # a failed audit: no RENEW until staff reinstate it
 
     @property
     def status_label(self) -> str:
-        return self.status.value
+        return rules.SUSPENDED if self.suspended else self.status.value
 
 
 @dataclass(frozen=True)
 class Standing:
-    """The tiles of a person's open cycles, and for each credit id the notes on why some of it does not count."""
+    """The tiles of a person's open cycles, and for each credit id that does not count in full the notes on why."""
 
     tiles: list[Tile]
     notes: dict[int, list[str]] = field(default_factory=dict)
 
 
-def tile_cycles(*, user) -> QuerySet:
-    """The person's open cycles, in tile order, each annotated with what its tile shows besides credits (the latest
-    submitted CPR card of the cycle, the newest certificate not voided): one query. A page may annotate more."""
-    card = (CprUpload.objects.filter(cycle=OuterRef("pk")).exclude(state=CprUpload.State.DRAFT)
-            .order_by("-submitted_at", "-id"))
-    certificate = (Certificate.objects.filter(certification=OuterRef("certification"), voided_at__isnull=True)
-                   .order_by("-issued_on", "-id"))
-    return (
-        Cycle.objects.filter(certification__user=user, state=Cycle.State.OPEN)
-        .select_related("certification__certification_type")
-        .annotate(
-            cpr_state=Subquery(card.values("state")[:1]),
-            cpr_expires_on=Subquery(card.values("expires_on")[:1]),
-            cpr_reason=Subquery(card.values("rejection_reason")[:1]),
-            certificate_number=Subquery(certificate.values("number")[:1]),
-            certificate_valid_through=Subquery(certificate.values("valid_through")[:1]),
-        )
-        .order_by("certification__certification_type__display_order", "certification__certification_type__code")
-    )
+@dataclass(frozen=True)
+class TileCycle:
+    """One open cycle with what its tile shows besides credits: the certification type's facts, the latest
+    submitted CPR card of the cycle (``cpr_state`` None when there is none) and the newest certificate not
+    voided (``certificate_number`` "" when there is none); ``in_cart`` when a page asked for it."""
+
+    id: int
+    certification_id: int
+    start: date
+    end: date
+    code: str
+    name: str
+    required_cecs: int
+    renewal_fee: Decimal
+    late_fee: Decimal
+    cpr_state: str | None
+    cpr_expires_on: date | None
+    cpr_reason: str
+    certificate_number: str
+    certificate_valid_through: date | None
+    in_cart: bool = False
+    suspended: bool = False
+
+
+# One statement written out rather than composed by the ORM: composing and compiling this shape (a card and a
+# certificate per cycle) cost more than the rest of the dashboard together, on every request. Correlated
+# subqueries, not LATERAL joins, so that SQLite (development) runs it too; the indexes on the foreign keys
+# answer each one. ``{in_cart}`` is an optional boolean column a page adds (see ``tile_cycles``).
+TILE_SQL = """
+SELECT cy.id, cy.certification_id, cy.start, cy."end", t.code, t.name, t.required_cecs, t.renewal_fee, t.late_fee,
+    (SELECT u.state FROM certifications_cprupload u WHERE u.cycle_id = cy.id AND u.state <> 'draft'
+     ORDER BY u.submitted_at DESC, u.id DESC LIMIT 1),
+    (SELECT u.expires_on FROM certifications_cprupload u WHERE u.cycle_id = cy.id AND u.state <> 'draft'
+     ORDER BY u.submitted_at DESC, u.id DESC LIMIT 1),
+    (SELECT u.rejection_reason FROM certifications_cprupload u WHERE u.cycle_id = cy.id AND u.state <> 'draft'
+     ORDER BY u.submitted_at DESC, u.id DESC LIMIT 1),
+    (SELECT n.number FROM certifications_certificate n WHERE n.certification_id = cy.certification_id
+     AND n.voided_at IS NULL ORDER BY n.issued_on DESC, n.id DESC LIMIT 1),
+    (SELECT n.valid_through FROM certifications_certificate n WHERE n.certification_id = cy.certification_id
+     AND n.voided_at IS NULL ORDER BY n.issued_on DESC, n.id DESC LIMIT 1),
+    {in_cart},
+    c.suspended_at IS NOT NULL
+FROM certifications_cycle cy
+JOIN certifications_certification c ON c.id = cy.certification_id
+JOIN certifications_certificationtype t ON t.id = c.certification_type_id
+WHERE c.user_id = %s AND cy.state = 'open'
+ORDER BY t.display_order, t.code
+"""
+CENT = Decimal("0.01")
+FORMAT_LABELS = dict(CreditFormat.choices)
+
+
+def tile_cycles(*, user, in_cart: str = "") -> list[TileCycle]:
+    """The person's open cycles, in tile order (the certification types' display order), as ``TileCycle``: one
+    query.
+
+    ``in_cart``, from the page composing the tiles (the cart is not this app's), is SQL text written in code, never
+    from input: a boolean expression over ``c`` (the certification row: ``c.id``, ``c.user_id``) that fills
+    ``TileCycle.in_cart``.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(TILE_SQL.format(in_cart=in_cart or "FALSE"), [user.pk])
+        rows = cursor.fetchall()
+    # PostgreSQL hands back dates and decimals; SQLite (development) text and floats for computed columns.
+    return [
+        TileCycle(id=row[0], certification_id=row[1], start=_day(row[2]), end=_day(row[3]), code=row[4], name=row[5],
+                  required_cecs=row[6], renewal_fee=Decimal(str(row[7])).quantize(CENT),
+                  late_fee=Decimal(str(row[8])).quantize(CENT), cpr_state=row[9], cpr_expires_on=_day(row[10]),
+                  cpr_reason=row[11] or "", certificate_number=row[12] or "", certificate_valid_through=_day(row[13]),
+                  in_cart=bool(row[14]), suspended=bool(row[15]))
+        for row in rows
+    ]
+
+
+def _day(value) -> date | None:
+    return date.fromisoformat(value) if isinstance(value, str) else value
 
 
 CAPS_CACHE_KEY, CAPS_CACHE_SECONDS = "cecs:yearly-caps", 60
@@ -90,51 +149,55 @@ def earliest_start(cycles, today: date) -> date:
     return min((c.start for c in cycles), default=today)
 
 
-def standing(*, cycles, credits: list[cec_rules.Credit], today: date, notes: bool = False,
+def standing(*, cycles: list[TileCycle], credits: list[cec_rules.Credit], today: date, notes: bool = False,
              caps: dict[str, Decimal] | None = None) -> Standing:
     """The tile of each of ``cycles`` (from ``tile_cycles``) on ``today`` (the person's date), counting ``credits``
     under the yearly ``caps`` (default ``cap_rules()``); with ``notes``, also why each credit counts in part or not
     at all, per certification."""
     caps = cap_rules() if caps is None else caps
-    labels = dict(CreditFormat.choices)
     tiles: list[Tile] = []
-    found: dict[int, list[str]] = {c.id: [] for c in credits} if notes else {}
+    found: dict[int, list[str]] = {}
+    # Cycles of the same dates count alike: counted once, with the total and the credits that carry a note.
+    counted: dict[tuple[date, date], tuple[Decimal, list[cec_rules.CountedCredit]]] = {}
     for cycle in cycles:
-        ctype = cycle.certification.certification_type
-        lines = cec_rules.count_credits(credits, start=cycle.start, end=cycle.end, caps=caps, format_labels=labels)
+        window = counted.get((cycle.start, cycle.end))
+        if window is None:
+            lines = cec_rules.count_credits(credits, start=cycle.start, end=cycle.end, caps=caps,
+                                            format_labels=FORMAT_LABELS)
+            window = counted[cycle.start, cycle.end] = (cec_rules.counted_total(lines),
+                                                        [line for line in lines if line.note])
+        total, noted = window
         if notes:
-            for line in lines:
-                if not line.note:
-                    continue
-                note = (
-                    f"Outside the {ctype.code} cycle ({rules.format_cycle(cycle.start, cycle.end)}): "
-                    f"not counted for {ctype.code}"
-                    if line.note == "Outside the cycle"
-                    else line.note
-                )
-                if note not in found[line.credit.id]:
-                    found[line.credit.id].append(note)
-        meter = rules.speedometer(counted=cec_rules.counted_total(lines), required=ctype.required_cecs)
+            outside = (f"Outside the {cycle.code} cycle ({rules.format_cycle(cycle.start, cycle.end)}): "
+                       f"not counted for {cycle.code}")
+            for line in noted:
+                note = outside if line.note == "Outside the cycle" else line.note
+                said = found.setdefault(line.credit.id, [])
+                if note not in said:
+                    said.append(note)
+        meter = rules.speedometer(counted=total, required=cycle.required_cecs)
         status = rules.cycle_status(start=cycle.start, end=cycle.end, today=today)
         cpr = (rules.Cpr(state=CPR_STATES[cycle.cpr_state], expires_on=cycle.cpr_expires_on, reason=cycle.cpr_reason)
                if cycle.cpr_state else rules.Cpr())
         tiles.append(Tile(
             certification_id=cycle.certification_id,
-            code=ctype.code,
-            name=ctype.name,
+            code=cycle.code,
+            name=cycle.name,
             cycle_start=cycle.start,
             cycle_end=cycle.end,
             cycle_label=rules.format_cycle(cycle.start, cycle.end),
             status=status,
             meter=meter,
             cpr=cpr,
-            eligibility=rules.renew_eligibility(meter=meter, status=status, cpr=cpr, today=today),
+            eligibility=rules.renew_eligibility(meter=meter, status=status, cpr=cpr, today=today,
+                                                suspended=cycle.suspended),
             grace_ends=rules.grace_ends(cycle.end),
-            late_fee=ctype.late_fee,
-            renewal_fee=ctype.renewal_fee,
-            in_cart=getattr(cycle, "in_cart", False),
-            certificate_number=cycle.certificate_number or "",
+            late_fee=cycle.late_fee,
+            renewal_fee=cycle.renewal_fee,
+            in_cart=cycle.in_cart,
+            certificate_number=cycle.certificate_number,
             certificate_valid_through=cycle.certificate_valid_through,
+            suspended=cycle.suspended,
         ))
     return Standing(tiles=tiles, notes=found)
 
@@ -142,9 +205,9 @@ def standing(*, cycles, credits: list[cec_rules.Credit], today: date, notes: boo
 def tiles_for(*, user, today: date) -> list[Tile]:
     """The tiles of ``user``'s open cycles on ``today`` (their date), without the ledger (the cart re-checks
     eligibility with them): two queries."""
-    cycles = list(tile_cycles(user=user))
-    rows = CECEntry.objects.filter(user=user, date_earned__gte=earliest_start(cycles, today))
-    credits = [cec_rules.Credit(*row) for row in rows.values_list("id", "date_earned", "cecs", "format")]
+    cycles = tile_cycles(user=user)
+    credits = [cec_rules.Credit(e.id, e.date_earned, e.cecs, e.format)
+               for e in ledger(user=user, since=earliest_start(cycles, today))]
     return standing(cycles=cycles, credits=credits, today=today).tiles
 
 

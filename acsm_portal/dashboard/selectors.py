@@ -3,26 +3,34 @@ constant number of queries whatever the ledger's size."""
 
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 
-from django.db.models import Exists, OuterRef
 from django.urls import reverse
 
 from acsm_portal.formats import format_date
 from audits.selectors import AuditSummary, audits_by_certification
-from cart.models import CartLine
 from cecs import rules as cec_rules
 from cecs.models import CECEntry, CreditFormat, CreditType
+from cecs.selectors import ledger
 from certifications import rules
 from certifications.selectors import Tile, cap_rules, earliest_start, standing, tile_cycles
 
+FORMAT_LABELS, CREDIT_LABELS = dict(CreditFormat.choices), dict(CreditType.choices)
+# Whether the certification's renewal is in its holder's cart: a column of the tile query (``tile_cycles``).
+RENEWAL_IN_CART = ("EXISTS (SELECT 1 FROM cart_cartline l JOIN cart_cart k ON k.id = l.cart_id "
+                   "WHERE l.certification_id = c.id AND k.user_id = c.user_id AND l.kind = 'renewal')")
 
-@dataclass(frozen=True)
+
+@dataclass(slots=True)
 class LedgerRow:
-    """One credit as the Active CECs table shows it, formatted here once (the table is the page's hot loop)."""
+    """One credit as the Active CECs table shows it, formatted here once (the table is the page's hot loop).
+    ``notes`` say why some or all of it does not count; ``edit_url`` and ``delete_url`` are "" when the person may
+    not change it (a credit staff or a provider reported, or one outside every cycle open for reporting)."""
 
-    entry: CECEntry
-    notes: tuple[str, ...]
-    editable: bool
+    id: int
+    course_name: str
+    provider: str
+    notes: list[str] | tuple[()]
     earned: str
     reported: str
     cecs: str
@@ -30,6 +38,10 @@ class LedgerRow:
     credit_label: str
     edit_url: str
     delete_url: str
+
+    @property
+    def editable(self) -> bool:
+        return bool(self.edit_url)
 
 
 @dataclass(frozen=True)
@@ -46,37 +58,38 @@ class Dashboard:
 
 
 def dashboard_for(*, user, today: date) -> Dashboard:
-    """The page for ``user`` on ``today`` (their own date): three queries (the tiles, the credits, the audits), plus
-    the yearly caps when the cache does not hold them."""
-    in_cart = CartLine.objects.filter(cart__user=user, certification=OuterRef("certification"),
-                                      kind=CartLine.Kind.RENEWAL)
-    cycles = list(tile_cycles(user=user).annotate(in_cart=Exists(in_cart)))
-    entries = list(CECEntry.objects.filter(user=user, date_earned__gte=earliest_start(cycles, today))
-                   .order_by("-date_earned", "-id"))
+    """The page for ``user`` on ``today`` (their own date): three queries (the tiles with their cart state, the
+    credits, the audits), plus the yearly caps when the cache does not hold them."""
+    cycles = tile_cycles(user=user, in_cart=RENEWAL_IN_CART)
+    entries = ledger(user=user, since=earliest_start(cycles, today))
     credits = [cec_rules.Credit(e.id, e.date_earned, e.cecs, e.format) for e in entries]
     caps = cap_rules()
     found = standing(cycles=cycles, credits=credits, today=today, notes=True, caps=caps)
-    editable_cycles = [
+    editable_cycles = sorted({
         (c.start, c.end) for c in cycles
         if rules.cycle_status(start=c.start, end=c.end, today=today) in (rules.Status.IN_PROCESS, rules.Status.GRACE)
-    ]
-    labels, credit_labels = dict(CreditFormat.choices), dict(CreditType.choices)
-    # One reverse() per page, not two per row.
-    edit_url, delete_url = reverse("cec_edit", args=[0]), reverse("cec_delete", args=[0])
+    })
+    # One reverse() per page, not two per row; amounts and dates repeat from row to row, each written once.
+    edit_head, edit_tail = reverse("cec_edit", args=[0]).split("/0/")
+    delete_head, delete_tail = reverse("cec_delete", args=[0]).split("/0/")
+    self_reported = CECEntry.Source.SELF.value
+    days: dict[date, str] = {}
+    amounts: dict[Decimal, str] = {}
     rows = []
-    for e in entries:
-        editable = e.source == CECEntry.Source.SELF and rules.date_in_cycles(e.date_earned, editable_cycles)
+    for pk, earned, reported, cecs, course_name, provider, fmt, credit_type, source in entries:
+        editable = source == self_reported and rules.date_in_cycles(earned, editable_cycles)
         rows.append(LedgerRow(
-            entry=e,
-            notes=tuple(found.notes[e.id]),
-            editable=editable,
-            earned=format_date(e.date_earned),
-            reported=format_date(e.date_reported),
-            cecs=cec_rules.format_cecs(e.cecs),
-            format_label=labels.get(e.format, e.format),
-            credit_label=credit_labels.get(e.credit_type, e.credit_type),
-            edit_url=edit_url.replace("/0/", f"/{e.pk}/") if editable else "",
-            delete_url=delete_url.replace("/0/", f"/{e.pk}/") if editable else "",
+            id=pk,
+            course_name=course_name,
+            provider=provider,
+            notes=found.notes.get(pk, ()),
+            earned=days.get(earned) or days.setdefault(earned, format_date(earned)),
+            reported=days.get(reported) or days.setdefault(reported, format_date(reported)),
+            cecs=amounts.get(cecs) or amounts.setdefault(cecs, cec_rules.format_cecs(cecs)),
+            format_label=FORMAT_LABELS.get(fmt, fmt),
+            credit_label=CREDIT_LABELS.get(credit_type, credit_type),
+            edit_url=f"{edit_head}/{pk}/{edit_tail}" if editable else "",
+            delete_url=f"{delete_head}/{pk}/{delete_tail}" if editable else "",
         ))
     return Dashboard(tiles=found.tiles, rows=rows, caps_note=caps_note(caps),
                      audits=audits_by_certification(user=user))

@@ -4,8 +4,12 @@ A view validates a form, asks ``certifications`` which cycles a credit may be re
 date, and calls one ``cecs`` service with them.
 """
 
+from functools import cache
+
+from crispy_forms.templatetags.crispy_forms_filters import as_crispy_form
 from django.conf import settings
 from django.contrib import messages
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -16,7 +20,7 @@ from cecs.rules import format_cecs
 from cecs.services import CECError, cec_delete, cec_report, cec_update
 from certifications.selectors import reportable_cycles
 
-from .audit_tile import audit_tile_html
+from .markup import ledger_rows_html, tiles_html
 from .selectors import dashboard_for
 
 
@@ -27,12 +31,20 @@ def dashboard(request):
     board = dashboard_for(user=request.user, today=today)
     return render(request, "certifications/dashboard.html", {
         "board": board,
-        "tiles": [(tile, audit_tile_html(board.audits.get(tile.certification_id))) for tile in board.tiles],
-        "report_form": CECForm(),
+        "tiles": tiles_html(board.tiles, today=today, zone_label=clock.zone_label_for(request.user),
+                            csrf_token=get_token(request), audits=board.audits),
+        "ledger_rows": ledger_rows_html(board.rows),
+        "report_form": empty_report_form(),
         "learning_url": settings.ONLINE_LEARNING_PLATFORM_URL,
-        "today": today,
-        "zone_label": clock.zone_label_for(request.user),
     })
+
+
+@cache
+def empty_report_form() -> str:
+    """The empty Report CECs form the dashboard opens inline, as crispy-forms writes it: rendered once per process.
+    It holds nothing of the person or the request (the CSRF token is outside it), and rendering its widgets cost
+    more than the rest of the page; the Report CECs page, which shows errors, renders its form each time."""
+    return as_crispy_form(CECForm())
 
 
 @require_http_methods(["GET", "POST"])

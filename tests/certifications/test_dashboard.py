@@ -2,11 +2,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from cecs.models import CECEntry
 from tests.factories import CECEntryFactory, certification_with_cycle, renewable_certification
 from tests.pages import text, tile
 
@@ -58,40 +55,6 @@ class TestTiles:
     def test_no_certifications(self, user_client):
         html = user_client.get(reverse("dashboard")).content.decode()
         assert "You hold no certifications yet." in html
-
-
-# Read from the cache while Redis answers, from the database when it does not: not the page's own queries.
-CACHED = ('FROM "django_session"', 'FROM "cecs_yearlycap"')
-
-
-def dashboard_queries(client) -> list[str]:
-    """The SQL of the dashboard rendered for a logged-in person, but for the session and the yearly caps."""
-    client.get(reverse("dashboard"))
-    with CaptureQueriesContext(connection) as rendered:
-        response = client.get(reverse("dashboard"))
-    assert response.status_code == 200
-    return [q["sql"] for q in rendered.captured_queries if not any(table in q["sql"] for table in CACHED)]
-
-
-@pytest.mark.django_db
-def test_dashboard_runs_a_constant_number_of_queries(client, user, other_user):
-    certification_with_cycle(user, "CPT")
-    CECEntryFactory.create_batch(3, user=user)
-    client.force_login(user)
-    small = dashboard_queries(client)
-
-    for code in ("GEI", "CPT", "EP", "CEP"):
-        certification_with_cycle(other_user, code)
-    CECEntry.objects.bulk_create(CECEntryFactory.build_batch(500, user=other_user))
-    client.force_login(other_user)
-    large = dashboard_queries(client)
-
-    # The user (Django's own backend), the open cycles (with CPR card, cart line and certificate), the credits,
-    # and each certification's latest audit with its progress (one query, for the tiles' audit line).
-    assert len(small) == len(large) == 4
-    assert ['FROM "accounts_user"' in q for q in large] == [True, False, False, False]
-    assert 'FROM "certifications_cycle"' in large[1] and 'FROM "cecs_cecentry"' in large[2]
-    assert 'FROM "audits_audit"' in large[3]
 
 
 @pytest.mark.django_db
