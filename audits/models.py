@@ -15,6 +15,7 @@ from django.db import models
 from django.db.models import Q
 
 from acsm_portal import clock
+from payments.models import OrderLine
 
 from . import rules
 
@@ -281,3 +282,13 @@ class AuditEmail(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} email for audit {self.audit_id}"
+
+
+class RenewalForAudit(OrderLine):
+    """A paid renewal as staff pick it for audit in the admin (**Select for audit**): a proxy of
+    ``payments.OrderLine`` with no table of its own, so payments knows nothing of audits."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "paid renewal"
+        verbose_name_plural = "paid renewals (select for audit)"

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
-from acsm_portal import uploads
+from acsm_portal import previews, uploads
 
 from .. import rules
 from ..models import Certification, CprUpload, CprUploadFile, Cycle
@@ -62,18 +62,9 @@ def cpr_file_for(*, user, key) -> CprUploadFile | None:
 
 def cpr_file_facts(*, stored: CprUploadFile) -> uploads.PdfFacts:
     """What staff need to show a stored card file whole: its page count (1 for an image) and, for a PDF kept from
-    before such PDFs were refused, what it can do besides show its pages (``active_content``, plain words, or "").
-
-    A PDF that can no longer be read counts one page (its preview then says it cannot be rendered).
-    """
-    if stored.is_image:
-        return uploads.PdfFacts(pages=1, active_content="")
-    with stored.file.open("rb") as fh:
-        data = fh.read()
-    try:
-        return uploads.pdf_facts(data)
-    except ValueError:
-        return uploads.PdfFacts(pages=1, active_content="")
+    before such PDFs were refused, what it can do besides show its pages (``acsm_portal.previews.stored_facts``).
+    A PDF that can no longer be read counts one page (its preview then says it cannot be rendered)."""
+    return previews.stored_facts(stored=stored)
 
 
 def cpr_review_queue() -> QuerySet[CprUpload]:

@@ -6,12 +6,8 @@ through ``_cpr_transition``, which locks the row, treats a repeat as a no-op and
 refuses an illegal move.
 """
 
-import resource
-import subprocess
-import tempfile
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -22,7 +18,7 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from acsm_portal import clock, jobs, uploads
+from acsm_portal import clock, jobs, previews, uploads
 from acsm_portal.errors import ServiceError
 
 from ..models import Certification, CprUpload, CprUploadFile, Cycle
@@ -213,55 +209,11 @@ def _cpr_transition(*, upload_id: int, to: str, by, reason: str = "") -> tuple[C
     return upload, True
 
 
-PREVIEW_WIDTH = 900
-
-
-def _render_pdf_page(data: bytes, page: int) -> bytes | None:
-    """Page ``page`` (from 1) of a PDF as PNG, by poppler's ``pdftoppm`` in a time- and memory-limited child process.
-
-    None when the page does not exist or the PDF cannot be rendered.
-    """
-    def limits():
-        resource.setrlimit(resource.RLIMIT_CPU, (20, 20))
-        resource.setrlimit(resource.RLIMIT_AS, (1024 * 1024 * 1024, 1024 * 1024 * 1024))
-
-    with tempfile.TemporaryDirectory(prefix="cpr-preview-") as tmp:
-        source = Path(tmp) / "card.pdf"
-        source.write_bytes(data)
-        try:
-            subprocess.run(
-                ["pdftoppm", "-png", "-f", str(page), "-l", str(page), "-singlefile", "-scale-to", str(PREVIEW_WIDTH),
-                 str(source), str(Path(tmp) / "page")],
-                check=True, timeout=30, capture_output=True, preexec_fn=limits,
-            )
-        except (OSError, subprocess.SubprocessError):
-            return None
-        rendered = Path(tmp) / "page.png"
-        return rendered.read_bytes() if rendered.exists() else None
-
-
 def cpr_file_preview(*, stored: CprUploadFile, page: int = 1) -> tuple[bytes, str] | None:
     """An image staff can look at inline: ``(bytes, content type)`` of the image itself, or of page ``page`` (from 1)
-    of a PDF, rendered once and kept under ``cpr-previews/``. None when there is no such page or it cannot be
-    rendered."""
-    if stored.is_image:
-        if page != 1:
-            return None
-        with stored.file.open("rb") as fh:
-            return fh.read(), stored.content_type
-    if not 1 <= page <= uploads.MAX_PDF_PAGES:
-        return None
-    name = f"cpr-previews/{stored.key.hex}-page{page}.png"
-    if default_storage.exists(name):
-        with default_storage.open(name, "rb") as fh:
-            return fh.read(), "image/png"
-    with stored.file.open("rb") as fh:
-        png = _render_pdf_page(fh.read(), page)
-    if png is None:
-        return None
-    if not default_storage.exists(name):
-        default_storage.save(name, ContentFile(png))
-    return png, "image/png"
+    of a PDF, rendered once and kept under ``cpr-previews/`` (``acsm_portal.previews.stored_preview``). None when
+    there is no such page or it cannot be rendered."""
+    return previews.stored_preview(stored=stored, page=page, folder="cpr-previews")
 
 
 # The decision email ----------------------------------------------------------
