@@ -38,5 +38,5 @@ def ledger(*, user, since: date) -> list[LedgerEntry]:
         cursor.execute(LEDGER_SQL, [user.pk, since])
         rows = cursor.fetchall()
     if rows and not isinstance(rows[0][3], Decimal):  # SQLite (development) hands back numbers, not decimals
-        rows = [(*row[:3], Decimal(str(row[3])).quantize(CENT), *row[4:]) for row in rows]
+        return [LedgerEntry(*row[:3], Decimal(str(row[3])).quantize(CENT), *row[4:]) for row in rows]
     return list(map(LedgerEntry._make, rows))

@@ -10,7 +10,7 @@ from django.db import connection
 
 from cecs import rules as cec_rules
 from cecs.models import CreditFormat, YearlyCap
-from cecs.selectors import ledger
+from cecs.selectors import LedgerEntry, ledger
 
 from . import rules
 from .cpr.selectors import CPR_STATES
@@ -53,8 +53,8 @@ class Standing:
 @dataclass(frozen=True)
 class TileCycle:
     """One open cycle with what its tile shows besides credits: the certification type's facts, the latest
-    submitted CPR card of the cycle (``cpr_state`` None when there is none) and the newest certificate not
-    voided (``certificate_number`` "" when there is none); ``in_cart`` when a page asked for it."""
+    submitted CPR card of the cycle (``cpr_state`` None when there is none), the newest certificate not
+    voided (``certificate_number`` "" when there is none), and the ``marks`` a page asked for (``in_cart``...)."""
 
     id: int
     certification_id: int
@@ -70,58 +70,76 @@ class TileCycle:
     cpr_reason: str
     certificate_number: str
     certificate_valid_through: date | None
-    in_cart: bool = False
     suspended: bool = False
+    marks: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def in_cart(self) -> bool:
+        return self.marks.get("in_cart", False)
 
 
-# One statement written out rather than composed by the ORM: composing and compiling this shape (a card and a
-# certificate per cycle) cost more than the rest of the dashboard together, on every request. Correlated
-# subqueries, not LATERAL joins, so that SQLite (development) runs it too; the indexes on the foreign keys
-# answer each one. ``{in_cart}`` is an optional boolean column a page adds (see ``tile_cycles``).
+# Written out rather than composed by the ORM: composing and compiling this shape (a card and a certificate per
+# cycle) cost more than the rest of the dashboard together, on every request. Correlated subqueries picking the
+# latest card and certificate by id, not LATERAL joins, so that SQLite (development) runs it too; the indexes on the
+# foreign keys answer each one. ``{marks}`` are the boolean columns a page adds (see ``tile_cycles``).
 TILE_SQL = """
 SELECT cy.id, cy.certification_id, cy.start, cy."end", t.code, t.name, t.required_cecs, t.renewal_fee, t.late_fee,
-    (SELECT u.state FROM certifications_cprupload u WHERE u.cycle_id = cy.id AND u.state <> 'draft'
-     ORDER BY u.submitted_at DESC, u.id DESC LIMIT 1),
-    (SELECT u.expires_on FROM certifications_cprupload u WHERE u.cycle_id = cy.id AND u.state <> 'draft'
-     ORDER BY u.submitted_at DESC, u.id DESC LIMIT 1),
-    (SELECT u.rejection_reason FROM certifications_cprupload u WHERE u.cycle_id = cy.id AND u.state <> 'draft'
-     ORDER BY u.submitted_at DESC, u.id DESC LIMIT 1),
-    (SELECT n.number FROM certifications_certificate n WHERE n.certification_id = cy.certification_id
-     AND n.voided_at IS NULL ORDER BY n.issued_on DESC, n.id DESC LIMIT 1),
-    (SELECT n.valid_through FROM certifications_certificate n WHERE n.certification_id = cy.certification_id
-     AND n.voided_at IS NULL ORDER BY n.issued_on DESC, n.id DESC LIMIT 1),
-    {in_cart},
-    c.suspended_at IS NOT NULL
+    u.state, u.expires_on, u.rejection_reason, n.number, n.valid_through, c.suspended_at IS NOT NULL{marks}
 FROM certifications_cycle cy
 JOIN certifications_certification c ON c.id = cy.certification_id
 JOIN certifications_certificationtype t ON t.id = c.certification_type_id
+LEFT JOIN certifications_cprupload u ON u.id = (
+    SELECT u2.id FROM certifications_cprupload u2 WHERE u2.cycle_id = cy.id AND u2.state <> 'draft'
+    ORDER BY u2.submitted_at DESC, u2.id DESC LIMIT 1)
+LEFT JOIN certifications_certificate n ON n.id = (
+    SELECT n2.id FROM certifications_certificate n2 WHERE n2.certification_id = c.id AND n2.voided_at IS NULL
+    ORDER BY n2.issued_on DESC, n2.id DESC LIMIT 1)
 WHERE c.user_id = %s AND cy.state = 'open'
 ORDER BY t.display_order, t.code
 """
+TILE_WIDTH = 15  # the columns before the marks
 CENT = Decimal("0.01")
 FORMAT_LABELS = dict(CreditFormat.choices)
 
 
-def tile_cycles(*, user, in_cart: str = "") -> list[TileCycle]:
+def tile_cycles(*, user, marks: dict[str, str] | None = None) -> list[TileCycle]:
     """The person's open cycles, in tile order (the certification types' display order), as ``TileCycle``: one
     query.
 
-    ``in_cart``, from the page composing the tiles (the cart is not this app's), is SQL text written in code, never
-    from input: a boolean expression over ``c`` (the certification row: ``c.id``, ``c.user_id``) that fills
-    ``TileCycle.in_cart``.
+    ``marks``, from the page composing the tiles (the cart and the audits are not this app's), name SQL text written
+    in code, never from input: each a boolean expression over ``c`` (the certification row: ``c.id``,
+    ``c.user_id``), read into ``TileCycle.marks`` under its name; ``in_cart`` fills ``TileCycle.in_cart``.
     """
+    marks = marks or {}
     with connection.cursor() as cursor:
-        cursor.execute(TILE_SQL.format(in_cart=in_cart or "FALSE"), [user.pk])
-        rows = cursor.fetchall()
-    # PostgreSQL hands back dates and decimals; SQLite (development) text and floats for computed columns.
-    return [
-        TileCycle(id=row[0], certification_id=row[1], start=_day(row[2]), end=_day(row[3]), code=row[4], name=row[5],
-                  required_cecs=row[6], renewal_fee=Decimal(str(row[7])).quantize(CENT),
-                  late_fee=Decimal(str(row[8])).quantize(CENT), cpr_state=row[9], cpr_expires_on=_day(row[10]),
-                  cpr_reason=row[11] or "", certificate_number=row[12] or "", certificate_valid_through=_day(row[13]),
-                  in_cart=bool(row[14]), suspended=bool(row[15]))
-        for row in rows
-    ]
+        cursor.execute(TILE_SQL.format(marks=_mark_columns(marks)), [user.pk])
+        return [_tile_cycle(row, marks) for row in cursor.fetchall()]
+
+
+def tiles_and_credits(*, user, today: date, marks: dict[str, str] | None = None
+                      ) -> tuple[list[TileCycle], list[LedgerEntry]]:
+    """What ``tile_cycles`` gives (``marks`` alike), and ``user``'s credits that may count toward those cycles (earned
+    since the first one starts; since ``today``, their date, when they have none), newest first: two queries.
+
+    (One statement could read both, a UNION ALL of the two; PostgreSQL plans it in twice the time of the two
+    together, which costs the dashboard more than the round trip it saves.)"""
+    cycles = tile_cycles(user=user, marks=marks)
+    return cycles, ledger(user=user, since=min((c.start for c in cycles), default=today))
+
+
+def _mark_columns(marks: dict[str, str]) -> str:
+    return "".join(f",\n    {sql}" for sql in marks.values())
+
+
+def _tile_cycle(row, marks: dict[str, str]) -> TileCycle:
+    # PostgreSQL hands back dates and decimals; SQLite (development) text and numbers for computed columns.
+    return TileCycle(
+        id=row[0], certification_id=row[1], start=_day(row[2]), end=_day(row[3]), code=row[4], name=row[5],
+        required_cecs=row[6], renewal_fee=Decimal(str(row[7])).quantize(CENT),
+        late_fee=Decimal(str(row[8])).quantize(CENT), cpr_state=row[9], cpr_expires_on=_day(row[10]),
+        cpr_reason=row[11] or "", certificate_number=row[12] or "", certificate_valid_through=_day(row[13]),
+        suspended=bool(row[14]), marks=dict(zip(marks, map(bool, row[TILE_WIDTH:]))),
+    )
 
 
 def _day(value) -> date | None:
@@ -142,11 +160,6 @@ def cap_rules() -> dict[str, Decimal]:
         caps = dict(YearlyCap.objects.values_list("format", "max_cecs"))
         cache.set(CAPS_CACHE_KEY, caps, CAPS_CACHE_SECONDS)
     return caps
-
-
-def earliest_start(cycles, today: date) -> date:
-    """The first day any of ``cycles`` starts (``today`` when there are none): no credit before it can count."""
-    return min((c.start for c in cycles), default=today)
 
 
 def standing(*, cycles: list[TileCycle], credits: list[cec_rules.Credit], today: date, notes: bool = False,
@@ -204,10 +217,9 @@ def standing(*, cycles: list[TileCycle], credits: list[cec_rules.Credit], today:
 
 def tiles_for(*, user, today: date) -> list[Tile]:
     """The tiles of ``user``'s open cycles on ``today`` (their date), without the ledger (the cart re-checks
-    eligibility with them): two queries."""
-    cycles = tile_cycles(user=user)
-    credits = [cec_rules.Credit(e.id, e.date_earned, e.cecs, e.format)
-               for e in ledger(user=user, since=earliest_start(cycles, today))]
+    eligibility with them): one query."""
+    cycles, entries = tiles_and_credits(user=user, today=today)
+    credits = [cec_rules.Credit(e.id, e.date_earned, e.cecs, e.format) for e in entries]
     return standing(cycles=cycles, credits=credits, today=today).tiles
 
 

@@ -1,6 +1,6 @@
 from django import forms
 
-from accounts.models import BillingAddress
+from accounts.selectors import billing_address
 from acsm_portal.fields import FiniteDecimalField
 
 from .services import BillingInput
@@ -38,9 +38,5 @@ class BillingForm(forms.Form):
 
     @classmethod
     def initial_for(cls, user) -> dict:
-        address = BillingAddress.objects.filter(user=user).first()
-        initial = {"name": user.get_full_name()}
-        if address is not None:
-            initial.update(line1=address.line1, line2=address.line2, city=address.city, state=address.state,
-                           postal_code=address.postal_code, country=address.country)
-        return initial
+        """The form's first values for ``user``: their name, and their saved billing address if any."""
+        return {"name": user.get_full_name(), **(billing_address(user=user) or {})}

@@ -153,24 +153,17 @@ def tiles_html(tiles: list[Tile], *, today: date, zone_label: str, csrf_token: s
     return mark_safe("".join(out))
 
 
-ROW = """
-        <tr{row_class}>
-          <td data-label="Date Earned">{earned}</td>
-          <td data-label="Date Reported">{reported}</td>
-          <td data-label="CECs Earned" class="text-md-end">{cecs}</td>
-          <td data-label="Course Name" class="course">{course}{provider}
-            {notes}</td>
-          <td data-label="Format">{format_label}</td>
-          <td data-label="Credit Type">{credit_label}</td>
-          <td class="text-nowrap actions">{actions}</td>
-        </tr>
-      """
+# One line per row: a ledger may hold hundreds, and indentation would be a tenth of the page.
+ROW = ('<tr{row_class}><td data-label="Date Earned">{earned}</td><td data-label="Date Reported">{reported}</td>'
+       '<td data-label="CECs Earned" class="text-md-end">{cecs}</td>'
+       '<td data-label="Course Name" class="course">{course}{provider} {notes}</td>'
+       '<td data-label="Format">{format_label}</td><td data-label="Credit Type">{credit_label}</td>'
+       '<td class="text-nowrap actions">{actions}</td></tr>\n')
 PROVIDER = '<div class="small text-body-secondary">{}</div>'
 NOTE = '<div class="small cec-note"><span aria-hidden="true">⚠</span> {}</div>'
-ACTIONS = """
-            <a href="{edit}" class="btn btn-link btn-sm p-0 me-2">Edit<span class="visually-hidden"> {course}</span></a>
-            <a href="{delete}" class="btn btn-link btn-sm p-0 text-danger">Delete<span class="visually-hidden"> {course}</span></a>
-          """
+ACTIONS = (' <a href="{edit}" class="btn btn-link btn-sm p-0 me-2">Edit<span class="visually-hidden"> {course}</span></a>'
+           ' <a href="{delete}" class="btn btn-link btn-sm p-0 text-danger">Delete<span class="visually-hidden"> {course}'
+           '</span></a> ')
 
 
 def ledger_rows_html(rows: list[LedgerRow]) -> SafeString:

@@ -11,14 +11,17 @@ from acsm_portal.formats import format_date
 from audits.selectors import AuditSummary, audits_by_certification
 from cecs import rules as cec_rules
 from cecs.models import CECEntry, CreditFormat, CreditType
-from cecs.selectors import ledger
 from certifications import rules
-from certifications.selectors import Tile, cap_rules, earliest_start, standing, tile_cycles
+from certifications.selectors import Tile, cap_rules, standing, tiles_and_credits
 
 FORMAT_LABELS, CREDIT_LABELS = dict(CreditFormat.choices), dict(CreditType.choices)
-# Whether the certification's renewal is in its holder's cart: a column of the tile query (``tile_cycles``).
-RENEWAL_IN_CART = ("EXISTS (SELECT 1 FROM cart_cartline l JOIN cart_cart k ON k.id = l.cart_id "
-                   "WHERE l.certification_id = c.id AND k.user_id = c.user_id AND l.kind = 'renewal')")
+# Columns of the tile query (``tiles_and_credits``): whether the certification's renewal is in its holder's cart, and
+# whether it was ever audited (most never are: their page reads no audits).
+TILE_MARKS = {
+    # A certification's renewal is only ever put in its holder's cart (cart.services.cart_add_renewal).
+    "in_cart": "EXISTS (SELECT 1 FROM cart_cartline l WHERE l.certification_id = c.id AND l.kind = 'renewal')",
+    "audited": "EXISTS (SELECT 1 FROM audits_audit a WHERE a.certification_id = c.id)",
+}
 
 
 @dataclass(slots=True)
@@ -39,10 +42,6 @@ class LedgerRow:
     edit_url: str
     delete_url: str
 
-    @property
-    def editable(self) -> bool:
-        return bool(self.edit_url)
-
 
 @dataclass(frozen=True)
 class Dashboard:
@@ -58,10 +57,10 @@ class Dashboard:
 
 
 def dashboard_for(*, user, today: date) -> Dashboard:
-    """The page for ``user`` on ``today`` (their own date): three queries (the tiles with their cart state, the
-    credits, the audits), plus the yearly caps when the cache does not hold them."""
-    cycles = tile_cycles(user=user, in_cart=RENEWAL_IN_CART)
-    entries = ledger(user=user, since=earliest_start(cycles, today))
+    """The page for ``user`` on ``today`` (their own date): two queries (the tiles with their cart state, the
+    credits), a third for the audits when one of the certifications was ever audited, and the yearly caps when the
+    cache does not hold them."""
+    cycles, entries = tiles_and_credits(user=user, today=today, marks=TILE_MARKS)
     credits = [cec_rules.Credit(e.id, e.date_earned, e.cecs, e.format) for e in entries]
     caps = cap_rules()
     found = standing(cycles=cycles, credits=credits, today=today, notes=True, caps=caps)
@@ -91,8 +90,8 @@ def dashboard_for(*, user, today: date) -> Dashboard:
             edit_url=f"{edit_head}/{pk}/{edit_tail}" if editable else "",
             delete_url=f"{delete_head}/{pk}/{delete_tail}" if editable else "",
         ))
-    return Dashboard(tiles=found.tiles, rows=rows, caps_note=caps_note(caps),
-                     audits=audits_by_certification(user=user))
+    audits = audits_by_certification(user=user) if any(c.marks["audited"] for c in cycles) else {}
+    return Dashboard(tiles=found.tiles, rows=rows, caps_note=caps_note(caps), audits=audits)
 
 
 def caps_note(caps: dict) -> str:

@@ -29,10 +29,12 @@ def dashboard(request):
     """Every certification as a tile, the Complete Recertification button, and the Active CECs table."""
     today = clock.today_for(request.user)
     board = dashboard_for(user=request.user, today=today)
+    csrf_token = get_token(request)  # one token for the tiles' forms and the template's
     return render(request, "certifications/dashboard.html", {
         "board": board,
+        "csrf_token": csrf_token,
         "tiles": tiles_html(board.tiles, today=today, zone_label=clock.zone_label_for(request.user),
-                            csrf_token=get_token(request), audits=board.audits),
+                            csrf_token=csrf_token, audits=board.audits),
         "ledger_rows": ledger_rows_html(board.rows),
         "report_form": empty_report_form(),
         "learning_url": settings.ONLINE_LEARNING_PLATFORM_URL,

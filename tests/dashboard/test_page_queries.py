@@ -14,6 +14,7 @@ from cart.models import CartLine
 from cart.services import cart_add_renewal
 from cecs.models import CECEntry
 from certifications.models import CertificationType
+from tests.audits.helpers import audited
 from tests.factories import CECEntryFactory, renewable_certification
 from tests.payments.helpers import cart_with
 
@@ -22,8 +23,7 @@ pytestmark = pytest.mark.django_db
 # What every logged-in page reads before it shows anything (the floor): the session and the person.
 FLOOR = ['FROM "django_session"', 'FROM "accounts_user"']
 TILES, CREDITS, LINES = "FROM certifications_cycle cy", "FROM cecs_cecentry", "FROM cart_cartline l"
-AUDITS = 'FROM "audits_audit"'  # each certification's latest audit, for the tiles
-AUDITS = 'FROM "audits_audit"'  # each certification's latest audit, for the tile's audit line
+AUDITS = 'FROM "audits_audit"'  # each certification's latest audit, when one of the tiles' was ever audited
 
 
 def reads(captured, *expected: str) -> bool:
@@ -45,13 +45,23 @@ def test_the_dashboard_reads_the_floor_the_tiles_and_the_credits(user_client, us
                                                                  django_assert_num_queries):
     four_certifications_with(user, credits)
     user_client.get(reverse("dashboard"))  # the yearly caps are read into the cache
-    with django_assert_num_queries(5) as captured:
+    with django_assert_num_queries(4) as captured:
         html = user_client.get(reverse("dashboard")).content.decode()
-    # The tiles come with their CPR cards, certificates and cart lines in one statement; the audits in one more.
-    assert reads(captured, *FLOOR, TILES, CREDITS, AUDITS)
+    # The tiles come with their CPR cards, certificates, cart lines and whether they were ever audited in one
+    # statement, the credits in another. None was audited, so no audit is read.
+    assert reads(captured, *FLOOR, TILES, CREDITS)
     assert html.count('class="box tile h-100"') == 4
     assert html.count('<td data-label="Date Earned">') == credits
     assert "2 renewals in your cart" in html
+
+
+def test_the_audits_are_read_when_a_certification_was_audited(user_client, user, django_assert_num_queries):
+    audited(user, "CPT")
+    user_client.get(reverse("dashboard"))
+    with django_assert_num_queries(5) as captured:
+        html = user_client.get(reverse("dashboard")).content.decode()
+    assert reads(captured, *FLOOR, TILES, CREDITS, AUDITS)
+    assert "Submit audit documents" in html
 
 
 def test_the_cart_page_reads_the_cart_without_a_lock(user_client, user, django_assert_num_queries):
@@ -68,7 +78,7 @@ def test_the_checkout_page_reads_the_cart_and_the_billing_address(user_client, u
     BillingAddress.objects.create(user=user, line1="9 Elm St", city="Dayton", state="OH", postal_code="45402")
     with django_assert_num_queries(6) as captured:
         html = user_client.get(reverse("checkout")).content.decode()
-    assert reads(captured, *FLOOR, TILES, CREDITS, LINES, 'FROM "accounts_billingaddress"')
+    assert reads(captured, *FLOOR, TILES, CREDITS, LINES, "FROM accounts_billingaddress")
     assert '<td class="text-end fw-bold order-total">$130.00</td>' in html
     assert 'name="line1" value="9 Elm St"' in html
 
