@@ -74,6 +74,10 @@ CPR = {
 CPR_NOTE = '<span class="tile-cpr-note">Card {when} {expires_on}</span>'
 HINT = ('<p class="tile-hint small text-body-secondary mb-0">The Renew button will appear when all credits are '
         'submitted and your updated CPR Certificate is uploaded.</p>')
+# A suspended certification's tile says so instead of its deadline (the status line reads "Suspended").
+SUSPENDED_NOTE = ('<dd class="small">This certification is suspended after a failed audit. The certification '
+                  'department will tell you how to have it reinstated; until then it cannot be renewed.</dd>')
+
 CERTIFICATE = """<a class="tile-certificate d-flex align-items-center gap-2 mt-3" href="{url}">
         <img src="{icon}" alt="" width="44" height="34">
         <span>Download your certificate<span class="d-block small text-body-secondary">No. {number} · valid through {valid_through}</span></span>
@@ -135,16 +139,20 @@ def tiles_html(tiles: list[Tile], *, today: date, zone_label: str, csrf_token: s
                 icon=escape(static("img/certificate.svg")), number=escape(tile.certificate_number),
                 valid_through=format_date(tile.certificate_valid_through),
             )
+            if tile.suspended:
+                certificate = certificate.replace("Download your certificate<", "Download your certificate (marked "
+                                                  "suspended)<", 1)
         out.append(TILE.format(
             id=tile.certification_id, code=code, name=name,
             percent=tile.meter.percent, meter=tile.meter.label, full=" is-full" if tile.meter.full else "",
             cycle=escape(tile.cycle_label), status_class=tile.status.name.lower(), status=escape(tile.status_label),
-            deadline=DEADLINE[tile.status].format(
+            deadline=SUSPENDED_NOTE if tile.suspended else DEADLINE[tile.status].format(
                 start=format_date(tile.cycle_start), end=format_date(tile.cycle_end),
                 grace_ends=format_date(tile.grace_ends), zone=zone, late_fee=late_fee),
             cpr_class=cpr.state.value, cpr=cpr_text,
             total=format_cecs(tile.meter.total),
-            hint=HINT if not eligibility.can_renew and tile.status not in (Status.LAPSED, Status.RENEWED) else "",
+            hint=HINT if not eligibility.can_renew and not tile.suspended
+            and tile.status not in (Status.LAPSED, Status.RENEWED) else "",
             upload_url=upload_url.replace("/0/", id_part),
             certificate=certificate,
             actions=actions,

@@ -70,6 +70,17 @@ class TestSuspension:
         html = user_client.get(reverse("dashboard")).content.decode()
         assert ">Suspended<" in html
         assert "btn-renew" not in html
+        assert "This certification is suspended after a failed audit." in html
+        assert "The Renew button will appear" not in html
+        assert "Renew by" not in html
+
+    def test_a_renewed_then_suspended_tile_offers_its_certificate_marked_suspended(self, user_client, user, today):
+        cert = certification_with_cycle(user, "EP", date(today.year - 2, 1, 1), date(today.year, 12, 31))
+        certification_renew(cycle_id=cert.cycles.get().pk)
+        certification_suspend(certification_id=cert.pk, actor="staff:3", reason="Audit failed.")
+        html = user_client.get(reverse("dashboard")).content.decode()
+        assert "Thank you for renewing" not in html
+        assert "Download your certificate (marked suspended)" in html
 
 
 @pytest.mark.django_db
