@@ -373,8 +373,8 @@ class Run:
 
 def run_locust(services: Services, env: dict[str, str], meter: CpuMeter | None, *, users: int, ramp: float,
                window: float, host: str, first: int, last: int, think: str, tag: str) -> Run:
-    """One ``locust --headless`` run; the window starts ``ramp`` seconds after Locust starts its users, and the
-    CPU is sampled at its two ends."""
+    """One ``locust --headless`` run; the window starts ``ramp`` seconds after Locust starts its users (and Locust
+    runs 5 s past its end), and the CPU is sampled at its two ends."""
     events = services.tmp / f"events-{tag}.jsonl"
     name = f"locust-{tag}"
     locust_env = {**env, "SEASON_FIRST": str(first), "SEASON_LAST": str(last), "SEASON_EMAIL": season_seed.SEASON_EMAIL,
@@ -382,7 +382,7 @@ def run_locust(services: Services, env: dict[str, str], meter: CpuMeter | None, 
                   "SEASON_THINK": think, "SEASON_EVENTS": str(events)}
     proc = services.start(name, [
         str(BIN / "locust"), "-f", str(LOCUSTFILE), "--headless", "--host", host, "-u", str(users),
-        "-r", f"{users / ramp:.3f}", "-t", f"{ramp + window:.0f}s", "--only-summary", "--loglevel", "INFO",
+        "-r", f"{users / ramp:.3f}", "-t", f"{ramp + window + 5:.0f}s", "--only-summary", "--loglevel", "INFO",
         "--exit-code-on-error", "0"], locust_env)
     services.wait_log(name, "Ramping to", timeout=60)
     started = time.time()
