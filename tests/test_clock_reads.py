@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-TREES = ("accounts", "cecs", "certifications", "cart", "payments", "acsm_portal", "scripts", "tests")
+TREES = ("accounts", "cecs", "certifications", "cart", "payments", "audits", "acsm_portal", "scripts", "loadtests",
+         "tests")
 CLOCK = ROOT / "acsm_portal" / "clock.py"
 # The direct readers of the time, each joined from two parts so that this file does not match itself.
 READERS = (
