@@ -175,25 +175,9 @@ def is_overdue(audit: Audit, deadline=None) -> bool:
         deadline=deadline or audit.deadline, today=clock.today_for(audit.user))
 
 
-@admin.register(Audit)
-class AuditAdmin(admin.ModelAdmin):
-    """The Audits queue and each audit's review page. Nobody adds, edits or deletes an audit here: it changes only
-    through the services, by the buttons of its review page."""
+class ReviewersOnlyMixin:
+    """Admin pages for reviewers (``audits.review_audit``) only, read-only: changes go through the services."""
 
-    list_display = ("member", "certification_cycle", "status", "due", "progress", "how_text")
-    list_display_links = ("member",)
-    list_filter = (AuditStatusFilter, "certification__certification_type", HowFilter)
-    search_fields = ("user__member_id",)  # shows the search box; _member_search does the search
-    search_help_text = SEARCH_HELP
-    list_per_page = 50
-    show_full_result_count = False
-    actions = None
-    sortable_by = ("member", "due")
-
-    class Media:
-        css = {"all": ("css/audit-admin.css",)}
-
-    # Permissions: reviewers only, and only through the services.
     def has_review_permission(self, request) -> bool:
         return can_review(request.user)
 
@@ -211,6 +195,26 @@ class AuditAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(Audit)
+class AuditAdmin(ReviewersOnlyMixin, admin.ModelAdmin):
+    """The Audits queue and each audit's review page. Nobody adds, edits or deletes an audit here: it changes only
+    through the services, by the buttons of its review page."""
+
+    list_display = ("member", "certification_cycle", "status", "due", "progress", "how_text")
+    list_display_links = ("member",)
+    list_filter = (AuditStatusFilter, "certification__certification_type", HowFilter)
+    search_fields = ("user__member_id",)  # shows the search box; _member_search does the search
+    search_help_text = SEARCH_HELP
+    list_per_page = 50
+    show_full_result_count = False
+    actions = None
+    sortable_by = ("member", "due")
+
+    class Media:
+        css = {"all": ("css/audit-admin.css",)}
+
 
     def get_queryset(self, request):
         return audit_queue()
@@ -652,7 +656,7 @@ class AuditedFilter(admin.SimpleListFilter):
 
 
 @admin.register(RenewalForAudit)
-class RenewalForAuditAdmin(admin.ModelAdmin):
+class RenewalForAuditAdmin(ReviewersOnlyMixin, admin.ModelAdmin):
     """Paid renewals still standing, newest payment first, with their draw and audit: tick any and run **Select for
     audit** (``audit_select_by_staff``); a renewal is audited at most once."""
 
@@ -670,23 +674,6 @@ class RenewalForAuditAdmin(admin.ModelAdmin):
     class Media:
         css = {"all": ("css/audit-admin.css",)}
 
-    def has_review_permission(self, request) -> bool:
-        return can_review(request.user)
-
-    def has_module_permission(self, request):
-        return self.has_review_permission(request)
-
-    def has_view_permission(self, request, obj=None):
-        return self.has_review_permission(request)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_queryset(self, request):
         from certifications.models import Cycle
