@@ -1,3 +1,4 @@
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -49,12 +50,15 @@ def test_dashboard_tiles_and_reporting_a_credit(live_server, page: Page, width):
     # Report 7.5 CECs with the + on the Active CECs tile (opens inline).
     page.get_by_role("button", name="Report CECs").click()
     form = page.locator("#report-inline")
-    expect(form).to_be_visible()
+    # Bootstrap's collapse has finished opening (no longer "collapsing"): nothing moves under the next clicks.
+    expect(form).to_have_class(re.compile(r"(^|\s)collapse show($|\s)"))
     form.get_by_label("Date Earned").fill(date(year - 1, 6, 1).isoformat())  # inside the cycle, in the past
     form.get_by_label("Credits earned").fill("7.5")
     form.get_by_label("Course Name").fill("Functional Training <Level 2>")
     form.get_by_label("Format").select_option(label="Online course")
-    form.get_by_role("button", name="Report CECs").click()
+    expect(form.get_by_label("Credits earned")).to_have_value("7.5")
+    with page.expect_navigation():
+        form.get_by_role("button", name="Report CECs").click()
     expect(page.get_by_role("status")).to_have_text("Reported 7.5 CECs for “Functional Training <Level 2>”.")
     expect(ep.get_by_role("img")).to_have_accessible_name(
         "Certified Exercise Physiologist: 100% complete, 60 of 60 CECs")
