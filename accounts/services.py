@@ -12,7 +12,6 @@ from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
@@ -109,13 +108,11 @@ def set_password_emails_unsent_requeue(*, after: timedelta) -> list[int]:
     """Queue again the set-password email of every active certificant who joined more than ``after`` ago (and
     within ``jobs.SWEEP_WINDOW``), has no password and was not emailed, unless a worker took the email on less
     than ``jobs.CLAIM`` ago. Returns the user ids, oldest first."""
-    now = clock.now()
+    invited = User.objects.filter(is_active=True, set_password_emailed_at__isnull=True)
     lost = [
         user.pk for user in
-        User.objects.filter(is_active=True, set_password_emailed_at__isnull=True, date_joined__lte=now - after,
-                            date_joined__gte=now - jobs.SWEEP_WINDOW)
-        .filter(Q(set_password_claimed_at__isnull=True) | Q(set_password_claimed_at__lte=now - jobs.CLAIM))
-        .order_by("date_joined", "pk").only("pk", "password")
+        jobs.unsent(invited, called_at="date_joined", claimed_at="set_password_claimed_at", after=after)
+        .only("pk", "password")
         if not user.has_usable_password()
     ]
     for user_id in lost:

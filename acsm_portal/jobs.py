@@ -27,6 +27,9 @@ from functools import partial
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
+
+from . import clock
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +66,17 @@ def queue(task, *args) -> bool:
         log.warning("Could not queue %s%r; the sweeper will queue it again", task.name, args, exc_info=True)
         return False
     return True
+
+
+def unsent(queryset, *, called_at: str, claimed_at: str, after: timedelta):
+    """The rows of ``queryset`` (already narrowed to jobs not done) whose job was called for (``called_at``, a
+    datetime field) more than ``after`` ago and within ``SWEEP_WINDOW``, and that no live worker holds (their
+    ``claimed_at`` field empty or older than ``CLAIM``), oldest first: the sweeper's shape for every kind of job.
+    Returns a queryset."""
+    now = clock.now()
+    return (queryset.filter(**{f"{called_at}__lte": now - after, f"{called_at}__gte": now - SWEEP_WINDOW})
+            .filter(Q(**{f"{claimed_at}__isnull": True}) | Q(**{f"{claimed_at}__lte": now - CLAIM}))
+            .order_by(called_at, "pk"))
 
 
 def queue_after_commit(task, *args) -> None:

@@ -738,14 +738,10 @@ def audit_emails_unsent_requeue(*, after: timedelta) -> list[int]:
     """Queue again every audit email called for more than ``after`` ago (and within ``jobs.SWEEP_WINDOW``) and not
     sent, unless a worker took it on less than ``jobs.CLAIM`` ago; reminders only while their audit waits for
     documents. Returns the ``AuditEmail`` ids, oldest first."""
-    now = clock.now()
-    lost = list(
-        AuditEmail.objects.filter(emailed_at__isnull=True, created_at__lte=now - after,
-                                  created_at__gte=now - jobs.SWEEP_WINDOW)
-        .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lte=now - jobs.CLAIM))
-        .exclude(Q(kind=AuditEmail.Kind.REMINDER) & ~Q(audit__state__in=rules.ANSWERING_STATES))
-        .order_by("created_at", "pk").values_list("pk", flat=True)
-    )
+    waiting = (AuditEmail.objects.filter(emailed_at__isnull=True)
+               .exclude(Q(kind=AuditEmail.Kind.REMINDER) & ~Q(audit__state__in=rules.ANSWERING_STATES)))
+    lost = list(jobs.unsent(waiting, called_at="created_at", claimed_at="claimed_at", after=after)
+                .values_list("pk", flat=True))
     for email_id in lost:
         jobs.queue(audit_email_task, email_id)
     return lost

@@ -474,13 +474,9 @@ def refund_email_send(*, refund_id: int) -> str:
 def refund_emails_unsent_requeue(*, after: timedelta) -> list[int]:
     """Queue again the email of every refund settled more than ``after`` ago (and within ``jobs.SWEEP_WINDOW``) and
     not emailed, unless a worker took it on less than ``jobs.CLAIM`` ago. Returns the refund ids, oldest first."""
-    now = clock.now()
-    lost = list(
-        Refund.objects.filter(state=Refund.State.SUCCEEDED, emailed_at__isnull=True, settled_at__lte=now - after,
-                              settled_at__gte=now - jobs.SWEEP_WINDOW)
-        .filter(Q(email_claimed_at__isnull=True) | Q(email_claimed_at__lte=now - jobs.CLAIM))
-        .order_by("settled_at", "pk").values_list("pk", flat=True)
-    )
+    lost = list(jobs.unsent(Refund.objects.filter(state=Refund.State.SUCCEEDED, emailed_at__isnull=True),
+                            called_at="settled_at", claimed_at="email_claimed_at", after=after)
+                .values_list("pk", flat=True))
     for refund_id in lost:
         jobs.queue(refund_email, refund_id)
     return lost

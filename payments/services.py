@@ -17,7 +17,7 @@ import stripe
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Q
+from django.db.models import Max
 from django.template.loader import render_to_string
 
 from acsm_portal import clock, jobs
@@ -500,13 +500,9 @@ def order_receipt_send(*, order_id: int) -> str:
 def order_receipts_unsent_requeue(*, after: timedelta) -> list[int]:
     """Queue again the receipt of every order paid more than ``after`` ago (and within ``jobs.SWEEP_WINDOW``) and
     not emailed, unless a worker took it on less than ``jobs.CLAIM`` ago. Returns the order ids, oldest first."""
-    now = clock.now()
-    lost = list(
-        Order.objects.filter(state=Order.State.PAID, receipt_emailed_at__isnull=True, paid_at__lte=now - after,
-                             paid_at__gte=now - jobs.SWEEP_WINDOW)
-        .filter(Q(receipt_claimed_at__isnull=True) | Q(receipt_claimed_at__lte=now - jobs.CLAIM))
-        .order_by("paid_at", "pk").values_list("pk", flat=True)
-    )
+    lost = list(jobs.unsent(Order.objects.filter(state=Order.State.PAID, receipt_emailed_at__isnull=True),
+                            called_at="paid_at", claimed_at="receipt_claimed_at", after=after)
+                .values_list("pk", flat=True))
     for order_id in lost:
         jobs.queue(order_receipt_email, order_id)
     return lost

@@ -14,7 +14,6 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 
@@ -279,13 +278,9 @@ def cpr_decision_emails_unsent_requeue(*, after: timedelta) -> list[int]:
     """Queue again the decision email of every CPR/AED card approved or rejected more than ``after`` ago (and
     within ``jobs.SWEEP_WINDOW``) and not emailed, unless a worker took it on less than ``jobs.CLAIM`` ago.
     Returns the upload ids, oldest first."""
-    now = clock.now()
-    lost = list(
-        CprUpload.objects.filter(state__in=[State.APPROVED, State.REJECTED], decision_emailed_at__isnull=True,
-                                 reviewed_at__lte=now - after, reviewed_at__gte=now - jobs.SWEEP_WINDOW)
-        .filter(Q(decision_email_claimed_at__isnull=True) | Q(decision_email_claimed_at__lte=now - jobs.CLAIM))
-        .order_by("reviewed_at", "pk").values_list("pk", flat=True)
-    )
+    decided = CprUpload.objects.filter(state__in=[State.APPROVED, State.REJECTED], decision_emailed_at__isnull=True)
+    lost = list(jobs.unsent(decided, called_at="reviewed_at", claimed_at="decision_email_claimed_at", after=after)
+                .values_list("pk", flat=True))
     for upload_id in lost:
         jobs.queue(send_cpr_decision_email, upload_id)
     return lost
