@@ -27,3 +27,12 @@ def certificate_render_task(self, certificate_id: int) -> str:
 
     certificate = certificate_render(certificate_id=certificate_id)
     return certificate.pdf.name
+
+
+@shared_task(acks_late=True)
+def cpr_drafts_abandoned_remove_task() -> list[int]:
+    """Daily (``CELERY_BEAT_SCHEDULE``): remove the CPR/AED drafts untouched for 7 days, with their stored files
+    (``cpr.services.cpr_drafts_abandoned_remove``); returns the ids of the drafts removed. Safe to run twice."""
+    from .cpr.services import cpr_drafts_abandoned_remove
+
+    return cpr_drafts_abandoned_remove()

@@ -6,14 +6,17 @@ through ``_cpr_transition``, which locks the row, treats a repeat as a no-op and
 refuses an illegal move.
 """
 
+import logging
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 from django.template.loader import render_to_string
 from django.urls import reverse
 
@@ -22,6 +25,8 @@ from acsm_portal.errors import ServiceError
 
 from ..models import Certification, CprUpload, CprUploadFile, Cycle
 from ..tasks import send_cpr_decision_email
+
+log = logging.getLogger(__name__)
 
 REVIEW_PERMISSION = "certifications.can_review_cpr"
 MAX_CARD_YEARS = 5
@@ -284,3 +289,69 @@ def cpr_decision_emails_unsent_requeue(*, after: timedelta) -> list[int]:
     for upload_id in lost:
         jobs.queue(send_cpr_decision_email, upload_id)
     return lost
+
+
+# Housekeeping: abandoned drafts ----------------------------------------------
+
+# Drafts locked, deleted and committed together by one transaction of ``cpr_drafts_abandoned_remove``.
+ABANDONED_DRAFTS_BATCH = 200
+
+
+def _abandoned_drafts(*, before):
+    """Drafts created before ``before`` that have no file added since then: their last activity is older."""
+    recent_file = CprUploadFile.objects.filter(upload=OuterRef("pk"), created_at__gte=before)
+    return CprUpload.objects.filter(state=State.DRAFT, created_at__lt=before).exclude(Exists(recent_file))
+
+
+def _stored_files_delete(names: list[str]) -> None:
+    """Delete ``names`` from the storage, each on its own: one already gone (or that cannot be deleted, logged)
+    does not keep the others."""
+    for name in names:
+        try:
+            default_storage.delete(name)  # FileSystemStorage (and S3) take a missing file as deleted already
+        except Exception:
+            log.warning("Could not delete the stored file %s of an abandoned CPR/AED draft", name, exc_info=True)
+
+
+def cpr_drafts_abandoned_remove(*, older_than: timedelta = timedelta(days=7)) -> list[int]:
+    """Remove the CPR/AED drafts nobody has touched for ``older_than``: their last activity (the draft's
+    ``created_at`` and its newest file's ``created_at``) is older than ``clock.now() - older_than``.
+
+    Drafts are taken ``ABANDONED_DRAFTS_BATCH`` at a time in id order, each batch in its own transaction: the drafts
+    are locked with ``SKIP LOCKED`` (one a certificant is adding to or submitting right now is left for a later
+    run, never waited on), checked again under the lock, then deleted with their file rows. Their stored files are
+    deleted once that transaction has committed; a file already missing is no error. Submitted cards (any state
+    but draft) are never touched. Running it again finds nothing more to do.
+
+    Returns the ids of the drafts removed, in ascending order. Database errors propagate (the batches already
+    committed stay removed).
+    """
+    before = clock.now() - older_than
+    removed: list[int] = []
+    after_id = 0
+    while True:
+        with transaction.atomic():
+            locked = list(
+                _abandoned_drafts(before=before).filter(pk__gt=after_id).order_by("pk")
+                .select_for_update(skip_locked=True).values_list("pk", flat=True)[:ABANDONED_DRAFTS_BATCH]
+            )
+            if not locked:
+                break
+            after_id = locked[-1]
+            # Under the lock, with a fresh look: a file added or a Submit committed after the query above began
+            # keeps its draft.
+            ids = list(_abandoned_drafts(before=before).filter(pk__in=locked).order_by("pk")
+                       .values_list("pk", flat=True))
+            names = [name for name in CprUploadFile.objects.filter(upload_id__in=ids)
+                     .order_by("pk").values_list("file", flat=True) if name]
+            CprUpload.objects.filter(pk__in=ids, state=State.DRAFT).delete()  # and their file rows (CASCADE)
+            if names:
+                transaction.on_commit(partial(_stored_files_delete, names))
+        if ids:
+            log.info("Removed %d abandoned CPR/AED draft(s) with %d file(s), untouched since %s: ids %s",
+                     len(ids), len(names), before.isoformat(), ids)
+        removed += ids
+        if len(locked) < ABANDONED_DRAFTS_BATCH:
+            break
+    log.info("Removed %d abandoned CPR/AED draft(s) in all, untouched since %s", len(removed), before.isoformat())
+    return removed
