@@ -29,3 +29,13 @@ class TimeZoneForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["time_zone"].choices = time_zone_choices()
+
+
+class EmailPreferencesForm(forms.Form):
+    """Whether the person gets reminder emails, on the Email preferences page."""
+
+    reminders = forms.BooleanField(
+        label="Send me reminders", required=False,
+        help_text="Before your cycle ends, before your CPR/AED card expires, during the grace period and after a "
+                  "lapse.",
+    )

@@ -91,6 +91,14 @@ class User(AbstractBaseUser, PermissionsMixin):
     set_password_emailed_at = models.DateTimeField(
         null=True, blank=True, editable=False, help_text="When the set-password email was sent.",
     )
+    reminders_enabled = models.BooleanField(
+        "email reminders", default=True,
+        help_text="Reminders about the cycle end, CPR/AED card expiry, the grace period and a lapse. Receipts, "
+                  "decisions and audit notices are sent either way.",
+    )
+    reminders_changed_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When the person last turned reminders on or off.",
+    )
 
     objects = UserManager()
 

@@ -218,3 +218,26 @@ def person_time_zone_from_browser(*, user: User, name: str) -> bool:
         person.save(update_fields=["time_zone"])
     user.time_zone = zone
     return True
+
+
+def email_preferences_update(*, user_id: int, reminders: bool, how: str) -> bool:
+    """Turn reminder emails on or off for user ``user_id``; ``how`` says where the person did it, for the log
+    (``"preferences page"``, ``"one-click unsubscribe"``, ``"unsubscribe page"``).
+
+    The row is locked (``select_for_update``), so of two clicks at once the second waits and finds nothing to
+    change. Setting the value it already has changes nothing and returns ``False``; otherwise
+    ``reminders_enabled`` and ``reminders_changed_at`` (``clock.now()``) are saved and ``True`` returned.
+    Receipts, CPR/AED decisions, audit notices and password emails are not reminders and are never affected.
+    Raises ``AccountError`` when there is no such user.
+    """
+    with transaction.atomic():
+        person = User.objects.select_for_update().filter(pk=user_id).first()
+        if person is None:
+            raise AccountError("There is no such account.")
+        if person.reminders_enabled == reminders:
+            return False
+        person.reminders_enabled = reminders
+        person.reminders_changed_at = clock.now()
+        person.save(update_fields=["reminders_enabled", "reminders_changed_at"])
+    log.info("Reminder emails of user %s turned %s (%s)", user_id, "on" if reminders else "off", how)
+    return True

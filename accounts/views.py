@@ -6,13 +6,15 @@ from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 from kombu import Connection
 
 from acsm_portal import clock
 
-from .forms import TimeZoneForm
-from .services import AccountError, person_time_zone_from_browser, person_time_zone_set
+from .email_preferences import ALWAYS_SENT, REMINDER_KINDS, masked_email, user_for_unsubscribe_token
+from .forms import EmailPreferencesForm, TimeZoneForm
+from .services import AccountError, email_preferences_update, person_time_zone_from_browser, person_time_zone_set
 
 
 @require_GET
@@ -80,3 +82,46 @@ def _broker_state() -> str:
     except Exception as exc:
         return f"down: {exc.__class__.__name__}"
     return "ok"
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def email_preferences(request):
+    """Email preferences: whether the person gets reminders; what is always sent either way."""
+    # Not ``request.POST or None``: with the box unchecked the post is empty, and still a post.
+    form = EmailPreferencesForm(request.POST if request.method == "POST" else None,
+                                initial={"reminders": request.user.reminders_enabled})
+    if request.method == "POST" and form.is_valid():
+        email_preferences_update(user_id=request.user.pk, reminders=form.cleaned_data["reminders"],
+                                 how="preferences page")
+        messages.success(request, "Your email preferences are saved.")
+        return redirect("email_preferences")
+    return render(request, "accounts/email_preferences.html", {
+        "form": form, "reminder_kinds": REMINDER_KINDS, "always_sent": ALWAYS_SENT,
+    }, status=400 if form.errors else 200)
+
+
+@login_not_required
+@csrf_exempt  # RFC 8058: the mail client posts "List-Unsubscribe=One-Click" with no cookie; the token is the proof
+@never_cache
+@require_http_methods(["GET", "POST"])
+def email_unsubscribe(request, token: str):
+    """The signed link in a reminder. GET asks (mail scanners follow links, so it changes nothing); POST, from
+    the page's button or a mail client's one-click unsubscribe, turns reminders off and says so, every time.
+    A tampered or unknown token gets 404 with a page pointing to Email preferences."""
+    person = user_for_unsubscribe_token(token)
+    if person is None:
+        return render(request, "accounts/unsubscribe.html", {"invalid": True}, status=404)
+    if request.method == "POST":
+        one_click = request.POST.get("List-Unsubscribe") == "One-Click"
+        try:
+            email_preferences_update(user_id=person.pk, reminders=False,
+                                     how="one-click unsubscribe" if one_click else "unsubscribe page")
+        except AccountError:  # the account went away since the link was read
+            return render(request, "accounts/unsubscribe.html", {"invalid": True}, status=404)
+    return render(request, "accounts/unsubscribe.html", {
+        "done": request.method == "POST",
+        "address": masked_email(person.email),
+        "reminder_kinds": REMINDER_KINDS,
+        "always_sent": ALWAYS_SENT,
+    })

@@ -188,6 +188,11 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="MyACSM <no-reply@certification.example.org>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
+# The sender named in every email's footer, with the postal address commercial mail must carry.
+PORTAL_NAME = env.str("PORTAL_NAME", default="MyACSM")
+PORTAL_POSTAL_ADDRESS = env.str(
+    "PORTAL_POSTAL_ADDRESS", default="American College of Sports Medicine, 401 W. Michigan St., Indianapolis, IN 46202"
+)
 
 # Celery: with no broker configured, tasks run in-process (development only).
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=env.str("REDIS_URL", default=""))

@@ -12,6 +12,8 @@ urlpatterns = [
     path("healthz", account_views.healthz, name="healthz"),
     path("accounts/login/", account_views.PortalLoginView.as_view(), name="login"),
     path("accounts/profile/", account_views.profile, name="profile"),
+    path("accounts/email/", account_views.email_preferences, name="email_preferences"),
+    path("email/unsubscribe/<str:token>/", account_views.email_unsubscribe, name="email_unsubscribe"),
     # Django's account pages, but for log-in, which also takes the browser's time zone.
     path("accounts/", include([p for p in auth_urls.urlpatterns if p.name != "login"])),
     path("", include("acsm_portal.dashboard.urls")),
