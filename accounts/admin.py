@@ -51,10 +51,12 @@ class UserAdmin(DjangoUserAdmin):
     list_display = ("member_id", "email", "first_name", "last_name", "is_staff", "is_active")
     list_filter = ("is_staff", "is_active", "groups", "time_zone")
     search_fields = ("member_id", "email", "first_name", "last_name")
-    readonly_fields = ("date_joined", "last_login")
+    # The person's own choice: changed on their Email preferences page or by a reminder's unsubscribe link, not here.
+    readonly_fields = ("date_joined", "last_login", "reminders_enabled", "reminders_changed_at")
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         ("Certificant", {"fields": ("first_name", "last_name", "member_id", "time_zone")}),
+        ("Email", {"fields": ("reminders_enabled", "reminders_changed_at")}),
         ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )

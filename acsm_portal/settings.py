@@ -10,6 +10,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 
@@ -57,6 +58,7 @@ INSTALLED_APPS = [
     "cart",
     "payments",
     "audits",
+    "reminders",
 ]
 
 MIDDLEWARE = [
@@ -229,6 +231,13 @@ CELERY_BEAT_SCHEDULE = {
                             "options": {"expires": 60 * 60}},
     "remind-audits-due": {"task": "audits.tasks.audit_reminders_queue_task", "schedule": 60 * 60,
                           "options": {"expires": 60 * 60}},
+    # Hourly: reminders go out in each person's morning (from 8 AM their time), and a run that missed its hour
+    # catches up at the next (reminders.rules).
+    # CPR/AED drafts untouched for 7 days are removed with their stored files.
+    "remove-abandoned-cpr-drafts": {"task": "certifications.tasks.cpr_drafts_abandoned_remove_task",
+                                    "schedule": 60 * 60 * 24, "options": {"expires": 60 * 60}},
+    "send-reminders": {"task": "reminders.tasks.reminders_queue_task", "schedule": crontab(minute=2),
+                       "options": {"expires": 60 * 60}},
 }
 if PRODUCTION and CELERY_TASK_ALWAYS_EAGER:
     raise ImproperlyConfigured("Production needs CELERY_BROKER_URL (Redis).")
@@ -244,6 +253,9 @@ STRIPE_JS_URL = env.str(
 if PRODUCTION and (not STRIPE_SECRET_KEY.startswith(("sk_live_", "sk_test_")) or STRIPE_SECRET_KEY == "sk_test_local"
                    or STRIPE_WEBHOOK_SECRET == "whsec_local"):
     raise ImproperlyConfigured("Production needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET.")
+
+# Where the lapsed write to apply for reinstatement (reminder emails name it).
+CERTIFICATION_CONTACT_EMAIL = env.str("CERTIFICATION_CONTACT_EMAIL", default="certification@certification.example.org")
 
 ONLINE_LEARNING_PLATFORM_URL = env.str("ONLINE_LEARNING_PLATFORM_URL", default="https://learning.example.org/")
 

@@ -640,19 +640,31 @@ def audits_overdue_fail(*, today_fn=clock.today_for) -> list[int]:
     return failed
 
 
+def audit_reminders_due(*, today_fn=clock.today_for) -> list[tuple[Audit, int]]:
+    """The audits waiting for documents whose reminder is due today in the person's zone (``rules.reminder_due``)
+    and not made yet, each with the days before its deadline: ``[(audit, 7), …]``, by due date. Reads only (the
+    dry run of ``manage.py send_reminders`` lists them)."""
+    horizon = clock.today() + timedelta(days=max(rules.REMINDER_DAYS) + 1)
+    candidates = (Audit.objects.filter(Q(state=State.SELECTED, due_on__lte=horizon)
+                                       | Q(state=State.EXTENDED, extended_due_on__lte=horizon))
+                  .select_related("user", "certification__certification_type").order_by("due_on", "pk"))
+    due = []
+    for audit in candidates:
+        offset = rules.reminder_due(deadline=audit.deadline, today=today_fn(audit.user))
+        if offset is not None:
+            due.append((audit, offset))
+    made = set(AuditEmail.objects.filter(audit__in=[a for a, _ in due], kind=AuditEmail.Kind.REMINDER)
+               .values_list("audit_id", "key"))
+    return [(a, o) for a, o in due if (a.pk, f"reminder-{o}-{a.deadline}") not in made]
+
+
 def audit_reminders_queue(*, today_fn=clock.today_for) -> list[int]:
     """Queue the reminder due today for each audit waiting for documents: 14, 7 and 1 days before its deadline in
     the person's zone (``rules.reminder_due``), each once per deadline (``AuditEmail.key``
     ``"reminder-<days>-<due date>"``: a second window brings its own). Run every hour by the scheduler. Returns the
     ids of the ``AuditEmail`` rows made."""
-    horizon = clock.today() + timedelta(days=max(rules.REMINDER_DAYS) + 1)
-    candidates = (Audit.objects.filter(Q(state=State.SELECTED, due_on__lte=horizon)
-                                       | Q(state=State.EXTENDED, extended_due_on__lte=horizon))
-                  .select_related("user").order_by("due_on", "pk"))
     made = []
-    for candidate in candidates:
-        if rules.reminder_due(deadline=candidate.deadline, today=today_fn(candidate.user)) is None:
-            continue
+    for candidate, _offset in audit_reminders_due(today_fn=today_fn):
         with transaction.atomic():
             audit = _locked(candidate.pk)
             offset = rules.reminder_due(deadline=audit.deadline, today=today_fn(audit.user))

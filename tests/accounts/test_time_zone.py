@@ -125,7 +125,8 @@ def test_staff_set_a_persons_zone_in_the_admin(client):
     assert '<option value="America/Phoenix">Mountain time (America/Phoenix)</option>' in form
     data = {"email": person.email, "first_name": person.first_name, "last_name": person.last_name,
             "member_id": person.member_id, "time_zone": "America/Phoenix", "is_active": "on",
-            "billing_address-TOTAL_FORMS": "0", "billing_address-INITIAL_FORMS": "0"}
+            "billing_address-TOTAL_FORMS": "0", "billing_address-INITIAL_FORMS": "0",
+            "reminders-TOTAL_FORMS": "0", "reminders-INITIAL_FORMS": "0"}
     response = client.post(url, data)
     assert response.status_code == 302, response.content.decode()[:2000]
     assert User.objects.get(pk=person.pk).time_zone == "America/Phoenix"
@@ -164,6 +165,7 @@ def test_staff_add_people_one_after_another_each_with_a_member_id(client):
             "email": f"new{n}@example.com", "first_name": "New", "last_name": f"Person{n}",
             "usable_password": "true", "password1": "a-long-enough-passphrase", "password2": "a-long-enough-passphrase",
             "billing_address-TOTAL_FORMS": "0", "billing_address-INITIAL_FORMS": "0",
+            "reminders-TOTAL_FORMS": "0", "reminders-INITIAL_FORMS": "0",
         })
         assert response.status_code == 302, response.content.decode()[:3000]
     ids = list(User.objects.filter(email__startswith="new").order_by("email").values_list("member_id", flat=True))
@@ -180,7 +182,8 @@ def test_a_zone_changed_in_the_admin_is_logged_like_one_changed_on_the_profile(c
         client.force_login(staff)
         client.post(url, {"email": person.email, "first_name": person.first_name, "last_name": person.last_name,
                           "member_id": person.member_id, "time_zone": "Pacific/Pago_Pago", "is_active": "on",
-                          "billing_address-TOTAL_FORMS": "0", "billing_address-INITIAL_FORMS": "0"})
+                          "billing_address-TOTAL_FORMS": "0", "billing_address-INITIAL_FORMS": "0",
+            "reminders-TOTAL_FORMS": "0", "reminders-INITIAL_FORMS": "0"})
         person.refresh_from_db()
         assert (person.time_zone, person.previous_time_zone) == ("Pacific/Pago_Pago", "America/New_York")
         assert person.time_zone_changed_at == clock.now()

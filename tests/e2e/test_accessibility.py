@@ -288,7 +288,7 @@ def test_keyboard_only_from_login_to_the_cart(live_server, page: Page, tmp_path)
 
     skip_to_main(page)
     # Back up through the navy header: each stop there carries an outline, not only a faint shadow.
-    for expected in ("Log out", "Change password", "Profile", "Home", "MyACSM"):
+    for expected in ("Log out", "Change password", "Email preferences", "Profile", "Home", "MyACSM"):
         page.keyboard.press("Shift+Tab")
         el = assert_focus_visible(page, "header")
         assert (el["text"], el["outline"]) == (expected, True), el

@@ -14,7 +14,7 @@ from tests.factories import UserFactory
 from tests.security.pages import post_forms, rendered_pages
 from tests.security.urlconf import PUBLIC, endpoints
 
-CSRF_EXEMPT = {"stripe_webhook"}
+CSRF_EXEMPT = {"stripe_webhook", "email_unsubscribe"}
 ENDPOINTS = endpoints()
 
 
@@ -41,12 +41,16 @@ def test_public_forms_refuse_a_post_without_token_anonymously(db, endpoint):
     assert is_csrf_refusal(Client(enforce_csrf_checks=True).post(endpoint.url(), {"anything": "1"}))
 
 
-def test_the_webhook_is_the_only_exception(strict_client):
-    """Without a Stripe signature the webhook refuses the request itself (400), so no CSRF token is needed."""
-    exempt = [e for e in ENDPOINTS if e.name in CSRF_EXEMPT]
-    assert [e.name for e in exempt] == ["stripe_webhook"]
-    response = strict_client.post(exempt[0].url(), b"{}", content_type="application/json")
+def test_the_webhook_and_the_one_click_unsubscribe_are_the_only_exceptions(strict_client):
+    """Without a Stripe signature the webhook refuses the request itself (400); without a valid signed token the
+    one-click unsubscribe (RFC 8058: mail clients post without cookies) answers 404 and changes nothing. Neither
+    needs a CSRF token."""
+    exempt = {e.name: e for e in ENDPOINTS if e.name in CSRF_EXEMPT}
+    assert sorted(exempt) == ["email_unsubscribe", "stripe_webhook"]
+    response = strict_client.post(exempt["stripe_webhook"].url(), b"{}", content_type="application/json")
     assert response.status_code == 400
+    response = strict_client.post(exempt["email_unsubscribe"].url(), {"List-Unsubscribe": "One-Click"})
+    assert response.status_code == 404
 
 
 def test_the_same_post_with_the_token_gets_through(strict_client, user):
