@@ -59,6 +59,11 @@ INSTALLED_APPS = [
     "payments",
     "audits",
     "reminders",
+    "rest_framework",
+    "rest_framework_api_key",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # the API docs page's assets, served locally
+    "providers",
 ]
 
 MIDDLEWARE = [
@@ -253,6 +258,29 @@ STRIPE_JS_URL = env.str(
 if PRODUCTION and (not STRIPE_SECRET_KEY.startswith(("sk_live_", "sk_test_")) or STRIPE_SECRET_KEY == "sk_test_local"
                    or STRIPE_WEBHOOK_SECRET == "whsec_local"):
     raise ImproperlyConfigured("Production needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET.")
+
+# The provider API (providers/api.py): JSON only, authenticated per view by a provider's token.
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 100,
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "MyACSM provider API",
+    "DESCRIPTION": "Approved continuing-education providers post course completions for certificants.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+# Requests a minute one provider token may make to the API.
+PROVIDER_API_RATE = env.str("PROVIDER_API_RATE", default="120/min")
 
 # Where the lapsed write to apply for reinstatement (reminder emails name it).
 CERTIFICATION_CONTACT_EMAIL = env.str("CERTIFICATION_CONTACT_EMAIL", default="certification@certification.example.org")
