@@ -8,7 +8,7 @@ from django.db.models import Q
 from rest_framework_api_key.models import AbstractAPIKey
 
 from acsm_portal import clock
-from cecs.models import CreditFormat
+from cecs.models import CECEntry, CreditFormat
 
 
 class Provider(models.Model):
