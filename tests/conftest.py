@@ -1,7 +1,9 @@
 """Fixtures shared by the whole suite: real Postgres, Redis, Celery worker and Chromium."""
 
 import email
+import mailbox
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +15,7 @@ from django.core.cache import cache
 from acsm_portal import clock
 from tests.dates import cycle_around
 from tests.factories import UserFactory
+from tests.smtp import SmtpServer
 from tests.waits import PATIENCE, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,27 +109,47 @@ def _database_url() -> str:
 
 
 class WorkerMailbox:
-    """Emails a real worker process wrote with Django's file backend."""
+    """The emails a real worker process sent, read from the folder ``path``.
 
-    SEPARATOR = b"\n" + b"-" * 79 + b"\n"  # written after each message is complete
+    The suite's worker sends over SMTP to a real server process (``tests.smtp.SmtpServer``), which keeps each
+    message it accepts in the Maildir ``path``: those are listed in the order they arrived, each complete. A
+    folder a worker wrote with Django's file backend instead (``*.log`` files, complete messages only, in the
+    order of the files' names) is read too, after them. Line ends are LF as in the file backend, whatever SMTP
+    carried (CRLF); the SMTP server adds ``X-Peer``, ``X-MailFrom`` and ``X-RcptTo`` (the envelope).
+    """
+
+    SEPARATOR = b"\n" + b"-" * 79 + b"\n"  # the file backend writes it after each message is complete
 
     def __init__(self, path: Path):
         self.path = path
 
+    def _maildir(self) -> mailbox.Maildir | None:
+        # A new instance for each look: its list of messages is read afresh, not from an earlier look's cache.
+        return mailbox.Maildir(self.path, create=False) if (self.path / "new").is_dir() else None
+
     def clear(self):
+        if box := self._maildir():
+            box.clear()
         for f in self.path.glob("*.log"):
             f.unlink()
 
     def messages(self) -> list[email.message.Message]:
-        """The messages written in full; one the worker is still writing is left for the next look."""
+        """The messages received in full, oldest first; one still being received is left for the next look."""
         found = []
+        if box := self._maildir():
+            for key in sorted(box.keys(), key=_arrival):
+                try:
+                    raw = box.get_bytes(key)
+                except KeyError:  # removed by a ``clear()`` since the listing
+                    continue
+                found.append(email.message_from_bytes(raw.replace(b"\r\n", b"\n")))
         for f in sorted(self.path.glob("*.log")):
             *complete, _being_written = f.read_bytes().split(self.SEPARATOR)
             found += [email.message_from_bytes(chunk.lstrip(b"\n")) for chunk in complete if chunk.strip()]
         return found
 
     def wait_for(self, count: int, timeout: float = PATIENCE) -> list[email.message.Message]:
-        """At least ``count`` complete messages, as soon as the worker has written them."""
+        """At least ``count`` complete messages, as soon as the worker has sent them."""
 
         def enough() -> list[email.message.Message] | None:
             msgs = self.messages()
@@ -138,31 +161,37 @@ class WorkerMailbox:
             raise AssertionError(f"{exc}; it sent {len(self.messages())}") from None
 
 
-@pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
-    """A real Celery worker process consuming the test queue through Redis."""
-    from acsm_portal.celery import app
+def _arrival(key: str) -> tuple[int, ...]:
+    """A Maildir key (``SECONDS.MMICROSECONDSPPIDQCOUNT.HOST``) as a sort key: when it was delivered, then the
+    server's own count of the messages it delivered."""
+    match = re.match(r"(\d+)\.M(\d+)P(\d+)Q(\d+)\.", key)
+    return tuple(int(n) for n in match.groups()) if match else (0,)
 
-    app.control.purge()
-    mail_dir = tmp_path_factory.mktemp("worker-mail")
-    env = {
+
+def worker_start(*, queue: str, log_path: Path, env: dict[str, str]) -> subprocess.Popen:
+    """A real Celery worker process (one job at a time) consuming ``queue`` through Redis, with this run's test
+    database and private files and ``env`` added to its environment; its output goes to ``log_path``.
+
+    Returns the process once it says it is ready. Raises ``RuntimeError`` with its output when it exits first,
+    ``AssertionError`` (the process killed) when it is not ready within ``tests.waits.PATIENCE`` seconds.
+    """
+    environment = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "acsm_portal.settings_test",
         "DATABASE_URL": _database_url(),
-        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
-        "EMAIL_FILE_PATH": str(mail_dir),
         "PRIVATE_MEDIA_ROOT": str(settings.STORAGES["default"]["OPTIONS"]["location"]),
+        "CELERY_QUEUE": queue,
+        **env,
     }
-    log = open(tmp_path_factory.mktemp("worker-log") / "worker.log", "w+")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "acsm_portal", "worker", "-P", "solo", "-l", "info",
-         "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "acsm_portal", "worker", "-P", "solo", "-l", "info", "-Q", queue,
+             "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT,
+        )
 
     def ready() -> bool:
-        log.seek(0)
-        text = log.read()
+        text = log_path.read_text(errors="replace")
         if proc.poll() is not None:
             raise RuntimeError(f"Celery worker exited:\n{text}")
         return "ready." in text
@@ -171,14 +200,44 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
         wait_until(ready, what="the Celery worker to start")
     except AssertionError:
         proc.kill()
+        proc.wait(timeout=10)
         raise
-    yield WorkerMailbox(mail_dir)
+    return proc
+
+
+def worker_stop(proc: subprocess.Popen) -> None:
+    """End a worker from ``worker_start`` (warm shutdown; killed when still there 10 s on)."""
     proc.terminate()
     try:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
-    log.close()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def smtp_server(tmp_path_factory):
+    """A real SMTP server process (aiosmtpd) on a free port of 127.0.0.1 for the whole run: its ``url`` is the
+    worker's ``EMAIL_URL``, its ``maildir`` holds what it received (``tests.smtp.SmtpServer``)."""
+    root = tmp_path_factory.mktemp("smtp")
+    server = SmtpServer(root / "maildir", root / "aiosmtpd.log").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker, smtp_server, tmp_path_factory):
+    """A real Celery worker process consuming the test queue through Redis and sending its mail over SMTP to
+    ``smtp_server``; yields the ``WorkerMailbox`` of what that server received."""
+    from acsm_portal.celery import app
+
+    app.control.purge()
+    # django-environ's email_url: the SMTP backend, that host and port, no TLS, no login.
+    proc = worker_start(queue=settings.CELERY_TASK_DEFAULT_QUEUE,
+                        log_path=tmp_path_factory.mktemp("worker-log") / "worker.log",
+                        env={"EMAIL_URL": smtp_server.url})
+    yield WorkerMailbox(smtp_server.maildir)
+    worker_stop(proc)
 
 
 @pytest.fixture
