@@ -16,7 +16,7 @@ from itertools import groupby
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.urls import reverse
 
@@ -133,22 +133,48 @@ def reminders_queue(*, dry_run: bool = False, batch: int = BATCH) -> RunReport:
 
 
 def _rows_make(planned: list[Planned], *, now: datetime) -> list[int]:
-    """Make the rows of ``planned`` (a key another run holds is skipped) and queue the sending of those made here,
-    after commit. Returns their ids."""
+    """Make the rows of ``planned`` and queue the sending of those made here, after commit. Returns their ids.
+
+    A key another run holds (made before, or being made at this moment) is left to that run: only the rows this
+    run's own INSERT made are its own, whatever the clock says (two runs at the same instant included)."""
     with transaction.atomic():
-        Reminder.objects.bulk_create([
-            Reminder(user_id=p.user_id, kind=p.due.kind, certification_id=p.due.certification_id,
-                     cycle_id=p.due.cycle_id, offset=p.due.offset, about=p.due.about, for_day=p.today,
-                     created_at=now, queued_at=now)
-            for p in planned
-        ], ignore_conflicts=True)
-        # Ours are those stamped with this run's instant; a row another run made first carries its own.
-        made = list(Reminder.objects.filter(user_id__in={p.user_id for p in planned}, created_at=now,
-                                            state=Reminder.State.QUEUED)
-                    .order_by("user_id", "pk").values_list("pk", "user_id"))
+        made: list[tuple[int, int]] = []
+        for first in range(0, len(planned), INSERT_CHUNK):
+            made += _rows_insert(planned[first:first + INSERT_CHUNK], now=now)
+        made.sort(key=lambda row: (row[1], row[0]))
         for chunk in _chunks(made):
             jobs.queue_after_commit(reminders_send_task, chunk)
     return [pk for pk, _ in made]
+
+
+# Rows per INSERT statement: 13 bound parameters a row, well under PostgreSQL's 65,535 (and SQLite's 32,766).
+INSERT_CHUNK = 1000
+INSERT_FIELDS = ("user", "kind", "certification", "cycle", "offset", "about", "for_day", "state", "created_at",
+                 "queued_at", "sends", "skip_reason", "resend_by")
+
+
+def _rows_insert(planned: list[Planned], *, now: datetime) -> list[tuple[int, int]]:
+    """INSERT the rows of ``planned`` in one statement, skipping a key already taken (``ON CONFLICT DO NOTHING``,
+    which waits for another run making the same key to commit); ``(id, user_id)`` of the rows it made.
+
+    Written out because the ORM's ``bulk_create(ignore_conflicts=True)`` does not say which rows it made."""
+    ops, meta = connection.ops, Reminder._meta
+    columns = ", ".join(ops.quote_name(meta.get_field(name).column) for name in INSERT_FIELDS)
+    row = f"({', '.join(['%s'] * len(INSERT_FIELDS))})"
+    at = ops.adapt_datetimefield_value(now)
+    params: list = []
+    for p in planned:
+        params += [p.user_id, p.due.kind, p.due.certification_id, p.due.cycle_id, p.due.offset,
+                   ops.adapt_datefield_value(p.due.about), ops.adapt_datefield_value(p.today),
+                   Reminder.State.QUEUED.value, at, at, 0, "", ""]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {ops.quote_name(meta.db_table)} ({columns}) VALUES {', '.join([row] * len(planned))} "
+            f"ON CONFLICT DO NOTHING RETURNING {ops.quote_name(meta.pk.column)}, "
+            f"{ops.quote_name(meta.get_field('user').column)}",
+            params,
+        )
+        return [tuple(found) for found in cursor.fetchall()]
 
 
 def _chunks(rows: list[tuple[int, int]]) -> list[list[int]]:
