@@ -67,7 +67,8 @@ class Reminder(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.get_kind_display()} ({self.offset} days) for {self.certification_id}, {self.about:%-m/%-d/%Y}"
+        when = f"{self.offset} days before" if self.offset else "after"
+        return f"{self.get_kind_display()}, {when} {self.about:%-m/%-d/%Y}"
 
     @property
     def message_key(self) -> tuple:

@@ -12,6 +12,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from itertools import groupby
 
 from django.conf import settings
@@ -322,6 +323,11 @@ def needs_text(tile: Tile, *, today: date) -> tuple[str, str]:
     return needs, warning
 
 
+def money(amount: Decimal) -> str:
+    """Dollars as reminders say them: "$80" for whole dollars, "$80.50" otherwise."""
+    return f"${amount:,.0f}" if amount == amount.to_integral_value() else f"${amount:,.2f}"
+
+
 def _days(n: int) -> str:
     return "1 day" if n == 1 else f"{n} days"
 
@@ -336,22 +342,22 @@ def reminder_message(*, user, rows: list[Reminder], tiles: list[Tile], today: da
         needs, warning = needs_text(tile, today=today)
         items.append(Item(tile=tile, needs=needs, warning=warning))
     codes = " and ".join(dict.fromkeys(t.code for t in tiles))
+    plural = "s" if len(tiles) > 1 else ""
     left = (about - today).days
     late_fee = max(t.late_fee for t in tiles)
     grace_end = tiles[0].grace_ends
     subject = {
-        rules.CYCLE_ENDING: f"{_days(left)} left to renew your {codes} certification"
-                            f"{'s' if len(tiles) > 1 else ''}",
+        rules.CYCLE_ENDING: f"{_days(left)} left to renew your {codes} certification{plural}",
         rules.CPR_EXPIRING: f"Your CPR/AED card expires on {format_date(about)}",
-        rules.GRACE_STARTED: f"Your {codes} certification expired on {format_date(about)}: renew by "
-                             f"{format_date(grace_end)} with a ${late_fee} late fee",
+        rules.GRACE_STARTED: f"Your {codes} certification{plural} expired on {format_date(about)}: renew by "
+                             f"{format_date(grace_end)} with a late fee of {money(late_fee)}",
         rules.GRACE_ENDING: f"{_days(left)} left in your {codes} grace period",
-        rules.LAPSED: f"Your {codes} certification has lapsed",
+        rules.LAPSED: f"Your {codes} certification{plural} {'have' if plural else 'has'} lapsed",
     }[kind]
     context = {
         "user": user, "kind": kind, "items": items, "codes": codes, "days_left": _days(max(left, 0)),
         "about": format_date(about), "deadline": clock.deadline_text(about, user),
-        "grace_deadline": clock.deadline_text(grace_end, user), "late_fee": late_fee,
+        "grace_deadline": clock.deadline_text(grace_end, user), "late_fee": money(late_fee),
         "dashboard_url": settings.PORTAL_BASE_URL.rstrip("/") + reverse("dashboard"),
         "unsubscribe_url": unsubscribe_url(user), "preferences_url": preferences_url(),
         "contact_email": settings.CERTIFICATION_CONTACT_EMAIL,

@@ -111,7 +111,7 @@ def test_a_reminder_arrives_once_over_smtp_from_the_worker_and_a_repeated_job_se
 
     assert [header(m, "To") for m in worker_mail.messages()] == ["casey.worker@example.com", "riley.worker@example.com"]
     assert header(messages[1], "Subject") == (f"Your CPT certification expired on {slash(riley_end)}: renew by "
-                                      f"{slash(june_30_after(riley_end))} with a $80.00 late fee")
+                                      f"{slash(june_30_after(riley_end))} with a late fee of $80")
     again = Reminder.objects.get(pk=reminder.pk)
     assert (again.state, again.sends, again.sent_at) == ("sent", 1, sent.sent_at)
 

@@ -125,11 +125,11 @@ def casey_year(end: date, grace_end: date) -> list[Mail]:
         Mail(CASEY, end - timedelta(days=30), "30 days left to renew your CPT and EP certifications"),
         Mail(CASEY, end - timedelta(days=7), "7 days left to renew your CPT and EP certifications"),
         Mail(CASEY, end + timedelta(days=1),
-             f"Your CPT and EP certification expired on {slash(end)}: renew by {slash(grace_end)} "
-             f"with a $80.00 late fee"),
+             f"Your CPT and EP certifications expired on {slash(end)}: renew by {slash(grace_end)} "
+             f"with a late fee of $80"),
         Mail(CASEY, grace_end - timedelta(days=30), "30 days left in your CPT and EP grace period"),
         Mail(CASEY, grace_end - timedelta(days=7), "7 days left in your CPT and EP grace period"),
-        Mail(CASEY, grace_end + timedelta(days=1), "Your CPT and EP certification has lapsed"),
+        Mail(CASEY, grace_end + timedelta(days=1), "Your CPT and EP certifications have lapsed"),
     ]
 
 
@@ -139,7 +139,7 @@ def riley_year(end: date, grace_end: date) -> list[Mail]:
         Mail(RILEY, end - timedelta(days=30), "30 days left to renew your CPT certification"),
         Mail(RILEY, end - timedelta(days=7), "7 days left to renew your CPT certification"),
         Mail(RILEY, end + timedelta(days=1),
-             f"Your CPT certification expired on {slash(end)}: renew by {slash(grace_end)} with a $80.00 late fee"),
+             f"Your CPT certification expired on {slash(end)}: renew by {slash(grace_end)} with a late fee of $80"),
         Mail(RILEY, grace_end - timedelta(days=30), "30 days left in your CPT grace period"),
         Mail(RILEY, grace_end - timedelta(days=7), "7 days left in your CPT grace period"),
         Mail(RILEY, grace_end + timedelta(days=1), "Your CPT certification has lapsed"),
