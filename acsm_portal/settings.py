@@ -243,6 +243,10 @@ CELERY_BEAT_SCHEDULE = {
                                     "schedule": 60 * 60 * 24, "options": {"expires": 60 * 60}},
     "send-reminders": {"task": "reminders.tasks.reminders_queue_task", "schedule": crontab(minute=2),
                        "options": {"expires": 60 * 60}},
+    # Hourly: each certificant's digest of new provider credits goes out once a day in their daytime (8 AM to 9 PM
+    # their time), and a run that missed its hour is caught up at the next (providers/digest.py).
+    "send-provider-credit-digests": {"task": "providers.tasks.provider_credit_digests_queue_task",
+                                     "schedule": crontab(minute=7), "options": {"expires": 60 * 60}},
 }
 if PRODUCTION and CELERY_TASK_ALWAYS_EAGER:
     raise ImproperlyConfigured("Production needs CELERY_BROKER_URL (Redis).")

@@ -3,12 +3,13 @@
 Plain functions over immutable records; ``today`` and the rule data are passed in.
 """
 
+import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from operator import attrgetter
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 QUARTER = Decimal("0.25")
 CENT = Decimal("0.01")
@@ -101,3 +102,76 @@ def format_cecs(value: Decimal) -> str:
     """45 → '45', 44.50 → '44.5', 44.25 → '44.25'."""
     text = f"{value.quantize(CENT):f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+# ---------------------------------------------------------------- the same credit reported twice
+
+# ``CECEntry.Source`` values (the model's choices; a test keeps the two alike).
+SELF, PROVIDER = "self", "provider"
+
+
+class LedgerCredit(Protocol):
+    """What duplicates are found from: a credit as the ledger reads it (``cecs.selectors.LedgerEntry``)."""
+
+    id: int
+    date_earned: date
+    cecs: Decimal
+    format: str
+    course_name: str
+    provider: str
+    source: str
+
+
+def text_key(text: str) -> str:
+    """``text`` as course titles and provider names are compared: accents dropped (NFKD), case folded, and only
+    letters and digits kept, so "Exercise is Medicine®: Level 1" and "exercise is medicine level1" compare
+    equal."""
+    return "".join(ch for ch in unicodedata.normalize("NFKD", text or "").casefold() if ch.isalnum())
+
+
+def provider_duplicates(entries: Sequence[LedgerCredit]) -> dict[int, int]:
+    """The self-reported credits among ``entries`` that a provider reported too: ``{self entry id: provider entry
+    id}``.
+
+    A self-reported credit is the same as a provider-reported one when both were earned on the same date and
+    either their course titles are the same (``text_key``), or the self-reported one names the same provider
+    (``text_key`` of the provider, not blank) and one title holds the other ("Exercise is Medicine" and
+    "Exercise is Medicine Level 1", both from "ACSM Online Learning").
+
+    One to one: a provider credit stands for at most one self-reported credit, so no more is dropped than the
+    provider reported. Self-reported credits are taken oldest first (date earned, then id), each paired with the
+    lowest-id provider credit left that matches on the title, else with the lowest-id one that matches on the
+    provider and a title it holds. Staff credits are never paired.
+    """
+    reported: dict[date, list[tuple[int, str, str]]] = defaultdict(list)
+    for entry in entries:
+        if entry.source == PROVIDER:
+            reported[entry.date_earned].append((entry.id, text_key(entry.course_name), text_key(entry.provider)))
+    if not reported:
+        return {}
+    for same_day in reported.values():
+        same_day.sort()
+    taken: set[int] = set()
+    found: dict[int, int] = {}
+    for entry in sorted((e for e in entries if e.source == SELF and e.date_earned in reported), key=EARNED_ORDER):
+        left = [p for p in reported[entry.date_earned] if p[0] not in taken]
+        title, provider = text_key(entry.course_name), text_key(entry.provider)
+        if not title:
+            continue
+        match = next((pk for pk, p_title, _ in left if p_title == title), None)
+        if match is None and provider:
+            match = next((pk for pk, p_title, p_provider in left
+                          if p_provider == provider and p_title and (title in p_title or p_title in title)), None)
+        if match is not None:
+            taken.add(match)
+            found[entry.id] = match
+    return found
+
+
+def countable(entries: Iterable[LedgerCredit], *, duplicates: Mapping[int, int] | None = None) -> list[Credit]:
+    """``entries`` as the credits that count (``Credit``, in the order given): each one except a self-reported
+    credit a provider reported too (``provider_duplicates``, or the ``duplicates`` already found), which counts
+    once, as the provider's. Every page and job that counts a person's credits counts these."""
+    entries = list(entries)
+    dropped = provider_duplicates(entries) if duplicates is None else duplicates
+    return [Credit(e.id, e.date_earned, e.cecs, e.format) for e in entries if e.id not in dropped]

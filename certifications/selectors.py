@@ -233,7 +233,7 @@ def tiles_for(*, user, today: date) -> list[Tile]:
     """The tiles of ``user``'s open cycles on ``today`` (their date), without the ledger (the cart re-checks
     eligibility with them): one query."""
     cycles, entries = tiles_and_credits(user=user, today=today)
-    credits = [cec_rules.Credit(e.id, e.date_earned, e.cecs, e.format) for e in entries]
+    credits = cec_rules.countable(entries)
     return standing(cycles=cycles, credits=credits, today=today).tiles
 
 

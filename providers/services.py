@@ -161,7 +161,7 @@ def completion_retract(*, provider_id: int, external_id: str, reason: str, by: s
     missing reason or one posted too long ago."""
     reason = " ".join((reason or "").split())
     with transaction.atomic():
-        completion = (Completion.objects.select_for_update().select_related("cec_entry")
+        completion = (Completion.objects.select_for_update(of=("self",)).select_related("cec_entry")
                       .filter(provider_id=provider_id, external_id=(external_id or "").strip()).first())
         if completion is None:
             raise CompletionNotFound()

@@ -247,7 +247,7 @@ def _person_send(ids: list[int]) -> dict[str, int]:
     today = clock.today_for(user)
     cycles, entries = tiles_and_credits(user=user, today=today)
     tiles = standing(cycles=cycles, today=today,
-                     credits=[cec_rules.Credit(e.id, e.date_earned, e.cecs, e.format) for e in entries]).tiles
+                     credits=cec_rules.countable(entries)).tiles
     tile_of = {cycle.id: tile for cycle, tile in zip(cycles, tiles)}
     still_due = {_key(user.pk, due) for due in rules.reminders_due(facts_of(cycles), today=today)}
     for _key_, group in groupby(sorted(rows, key=lambda r: (r.message_key, r.pk)), key=lambda r: r.message_key):
@@ -388,7 +388,7 @@ def reminders_preview(planned: list[Planned]) -> list[Preview]:
         cycles, entries = tiles_and_credits(user=user, today=clock.today_for(user))
         today = clock.today_for(user)
         tiles = standing(cycles=cycles, today=today,
-                         credits=[cec_rules.Credit(e.id, e.date_earned, e.cecs, e.format) for e in entries]).tiles
+                         credits=cec_rules.countable(entries)).tiles
         tile_of = {cycle.id: tile for cycle, tile in zip(cycles, tiles)}
         for _kind, same in groupby(list(group), key=lambda p: (p.due.kind, p.due.offset, p.due.about)):
             rows = [Reminder(user=user, kind=p.due.kind, certification_id=p.due.certification_id,

@@ -168,6 +168,7 @@ ROW = ('<tr{row_class}><td data-label="Date Earned">{earned}</td><td data-label=
        '<td data-label="Format">{format_label}</td><td data-label="Credit Type">{credit_label}</td>'
        '<td class="text-nowrap actions">{actions}</td></tr>\n')
 PROVIDER = '<div class="small text-body-secondary">{}</div>'
+REPORTED_BY = '<div class="small text-body-secondary reported-by">Reported by {}</div>'
 NOTE = '<div class="small cec-note"><span aria-hidden="true">⚠</span> {}</div>'
 ACTIONS = (' <a href="{edit}" class="btn btn-link btn-sm p-0 me-2">Edit<span class="visually-hidden"> {course}</span></a>'
            ' <a href="{delete}" class="btn btn-link btn-sm p-0 text-danger">Delete<span class="visually-hidden"> {course}'
@@ -176,8 +177,9 @@ ACTIONS = (' <a href="{edit}" class="btn btn-link btn-sm p-0 me-2">Edit<span cla
 
 def ledger_rows_html(rows: list[LedgerRow]) -> SafeString:
     """The ``<tr>`` of each of ``rows``, in order: the date earned and reported, CECs, course name with its provider
-    and the notes on why it counts in part or not at all (the row is then ``class="not-counted"``), format, credit
-    type, and Edit and Delete links when the person may change it."""
+    ("Reported by …" for a credit a provider reported) and the notes on why it counts in part or not at all (the
+    row is then ``class="not-counted"``), format, credit type, and Edit and Delete links when the person may change
+    it."""
     out = []
     escaped: dict[str, str] = {}  # course names, providers, labels and notes repeat from row to row
 
@@ -195,7 +197,8 @@ def ledger_rows_html(rows: list[LedgerRow]) -> SafeString:
             reported=row.reported,
             cecs=row.cecs,
             course=course,
-            provider=PROVIDER.format(esc(row.provider)) if row.provider else "",
+            provider=(REPORTED_BY.format(esc(row.reported_by)) if row.reported_by
+                      else PROVIDER.format(esc(row.provider)) if row.provider else ""),
             notes="".join([NOTE.format(esc(note)) for note in row.notes]) if row.notes else "",
             format_label=esc(row.format_label),
             credit_label=esc(row.credit_label),

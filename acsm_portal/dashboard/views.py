@@ -66,10 +66,25 @@ def report(request):
     return render(request, "cecs/report.html", {"form": form})
 
 
+def _not_theirs(request, entry: CECEntry):
+    """For a credit the person did not report (a provider or staff did): a message and the dashboard, nothing
+    changed; None for their own."""
+    if entry.source == CECEntry.Source.SELF:
+        return None
+    refusal = "Only credits you reported yourself can be changed; contact us about this one."
+    if entry.source == CECEntry.Source.PROVIDER:
+        refusal = f"“{entry.course_name}” was reported by {entry.provider}. {refusal}"
+    messages.error(request, refusal)
+    return redirect("dashboard")
+
+
 @require_http_methods(["GET", "POST"])
 def edit(request, pk: int):
-    """Change one of the person's own self-reported credits (another person's answers 404)."""
+    """Change one of the person's own self-reported credits (another person's answers 404; one a provider or staff
+    reported, a message)."""
     entry = get_object_or_404(CECEntry, pk=pk, user=request.user)
+    if refused := _not_theirs(request, entry):
+        return refused
     form = CECForm(request.POST or None, instance=entry)
     if request.method == "POST" and form.is_valid():
         today = clock.today_for(request.user)
@@ -86,8 +101,11 @@ def edit(request, pk: int):
 
 @require_http_methods(["GET", "POST"])
 def delete(request, pk: int):
-    """Confirm, then delete one of the person's own self-reported credits (another person's answers 404)."""
+    """Confirm, then delete one of the person's own self-reported credits (another person's answers 404; one a
+    provider or staff reported, a message)."""
     entry = get_object_or_404(CECEntry, pk=pk, user=request.user)
+    if refused := _not_theirs(request, entry):
+        return refused
     if request.method == "POST":
         today = clock.today_for(request.user)
         try:
