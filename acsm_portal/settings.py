@@ -74,6 +74,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "providers.middleware.ProviderAreaMiddleware",  # provider users stay in /provider/
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "acsm_portal.middleware.PersonTimeZoneMiddleware",
     "acsm_portal.middleware.PrivatePagesMiddleware",

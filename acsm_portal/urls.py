@@ -21,5 +21,6 @@ urlpatterns = [
     path("", include("cart.urls")),
     path("", include("payments.urls")),
     path("", include("audits.urls")),
+    path("provider/", include("providers.urls")),
     path("staff/", admin.site.urls),
 ]

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 # No completion may be dated after today where today is latest on earth.
 LATEST_ZONE = ZoneInfo("Pacific/Kiritimati")
 NO_MATCH = "No certificant matches this member ID and last name."
+EXTERNAL_ID_MAX = Completion._meta.get_field("external_id").max_length
 
 
 class ProviderError(ServiceError):
@@ -66,6 +67,8 @@ def _check(item: CompletionIn, *, course: Course | None, person, latest: date) -
     errors = {}
     if not item.external_id.strip():
         errors["external_id"] = "An external ID is required."
+    elif len(item.external_id.strip()) > EXTERNAL_ID_MAX:
+        errors["external_id"] = f"An external ID is at most {EXTERNAL_ID_MAX} characters."
     if course is None:
         errors["course_number"] = "Not an approved course of this provider."
     else:

@@ -16,10 +16,12 @@ from certifications.models import Certificate
 from certifications.renewals import certification_renew
 from certifications.cpr.services import cpr_upload_add_file
 from payments.models import Order, Payment
+from providers.models import Course, Provider, ProviderMember
+from providers.services import CompletionIn, completions_post
 from tests.audits.helpers import audited
 from tests.certifications.cpr_helpers import png_bytes, upload
 from tests.dates import cycle_around
-from tests.factories import CECEntryFactory, certification_with_cycle, renewable_certification
+from tests.factories import CECEntryFactory, UserFactory, certification_with_cycle, renewable_certification
 from tests.payments.helpers import placed_order
 
 
@@ -123,6 +125,20 @@ def audit_documented(owner):
     return audit
 
 
+def provider_completion(owner):
+    """A completion posted by the provider the owner works for (the owner is its provider user)."""
+    provider = Provider.objects.create(name="Scoped Fitness Education", number=f"P-S{owner.pk}")
+    ProviderMember.objects.create(user=owner, provider=provider)
+    start, end = current_cycle()
+    course = Course.objects.create(provider=provider, number="SFE-1", title="Scoped course", format="online",
+                                   cecs=2, valid_from=start, valid_to=end)
+    person = UserFactory()
+    [result] = completions_post(provider_id=provider.pk, via="api", posted_by="scoped", items=[CompletionIn(
+        member_id=person.member_id, last_name=person.last_name, course_number=course.number,
+        completed_on=clock.today() - timedelta(days=2), external_id="SCOPED-1")])
+    return result.completion
+
+
 def certification_id(certification) -> dict:
     return {"certification_id": certification.pk}
 
@@ -165,4 +181,7 @@ SCOPED: dict[str, Scoped] = {
     "audit_replacement_add": Scoped(audit_credit, lambda c: {"audit_id": c.audit_id},
                                     [Probe("post", 400, lambda c: {"cec_entry": c.cec_entry_id})]),
     "audit_replacement_remove": Scoped(audit_credit, audit_credit_ids, [Probe("post", 400)]),
+    "provider_completion_retract": Scoped(provider_completion, lambda c: {"pk": c.pk}, [
+        Probe("get", 200), Probe("post", 302, lambda _: {"reason": "Posted for the wrong member."}),
+    ]),
 }
