@@ -22,5 +22,6 @@ urlpatterns = [
     path("", include("payments.urls")),
     path("", include("audits.urls")),
     path("provider/", include("providers.urls")),
+    path("api/v1/", include("providers.api_urls")),
     path("staff/", admin.site.urls),
 ]

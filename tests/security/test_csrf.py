@@ -15,6 +15,9 @@ from tests.security.pages import post_forms, rendered_pages
 from tests.security.urlconf import PUBLIC, endpoints
 
 CSRF_EXEMPT = {"stripe_webhook", "email_unsubscribe"}
+# DRF's views are csrf_exempt: the API's views take a token a browser never sends by itself, never a session.
+API = {"api:completions", "api:completion", "api:schema", "api:docs"}
+CSRF_EXEMPT |= API
 ENDPOINTS = endpoints()
 
 
@@ -41,16 +44,25 @@ def test_public_forms_refuse_a_post_without_token_anonymously(db, endpoint):
     assert is_csrf_refusal(Client(enforce_csrf_checks=True).post(endpoint.url(), {"anything": "1"}))
 
 
-def test_the_webhook_and_the_one_click_unsubscribe_are_the_only_exceptions(strict_client):
+def test_the_webhook_the_one_click_unsubscribe_and_the_api_are_the_only_exceptions(strict_client):
     """Without a Stripe signature the webhook refuses the request itself (400); without a valid signed token the
     one-click unsubscribe (RFC 8058: mail clients post without cookies) answers 404 and changes nothing. Neither
-    needs a CSRF token."""
+    needs a CSRF token. The provider API ignores the staff member's session: without a Bearer token it is 401
+    (nothing a forged form could use); the schema and its docs page take no POST at all (405)."""
     exempt = {e.name: e for e in ENDPOINTS if e.name in CSRF_EXEMPT}
-    assert sorted(exempt) == ["email_unsubscribe", "stripe_webhook"]
+    assert sorted(exempt) == sorted(["email_unsubscribe", "stripe_webhook", *API])
     response = strict_client.post(exempt["stripe_webhook"].url(), b"{}", content_type="application/json")
     assert response.status_code == 400
     response = strict_client.post(exempt["email_unsubscribe"].url(), {"List-Unsubscribe": "One-Click"})
     assert response.status_code == 404
+    for name in ("api:completions", "api:completion"):
+        response = strict_client.post(exempt[name].url(), b"{}", content_type="application/json")
+        assert (response.status_code, response.json()) == (401, {
+            "detail": "Authentication credentials were not provided."}), name
+        response = strict_client.post(exempt[name].url(), {"anything": "1"})
+        assert response.status_code == 401, name
+    for name in ("api:schema", "api:docs"):
+        assert strict_client.post(exempt[name].url(), {"anything": "1"}).status_code == 405, name
 
 
 def test_the_same_post_with_the_token_gets_through(strict_client, user):

@@ -25,6 +25,13 @@ PUBLIC = frozenset({
     "stripe_webhook",  # csrf_exempt, verified by its Stripe signature instead
     "email_unsubscribe",  # csrf_exempt (RFC 8058 one-click), the signed token in its URL is the proof
     "admin:login",
+    # The provider API answers without a portal login: its views take a provider's API token (Bearer) and never a
+    # session, so they answer 401 JSON rather than a redirect (tests/providers/test_api_security.py); the schema
+    # and its docs page describe the API and hold no data.
+    "api:completions",
+    "api:completion",
+    "api:schema",
+    "api:docs",
 })
 
 SAMPLE_BY_CONVERTER = {
