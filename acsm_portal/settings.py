@@ -195,7 +195,13 @@ else:
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="MyACSM <no-reply@certification.example.org>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Mail through an email provider's API instead of SMTP: EMAIL_BACKEND=anymail.backends.<provider>.EmailBackend
+# (postmark, amazon_ses, sendgrid, mailgun, …) and ANYMAIL='{"POSTMARK_SERVER_TOKEN": "…"}' (django-anymail).
+ANYMAIL = env.json("ANYMAIL", default={})
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
+if PRODUCTION and not PORTAL_BASE_URL.startswith("https://"):
+    # Links in emails, and the one-click unsubscribe address (RFC 8058 requires HTTPS), are built on it.
+    raise ImproperlyConfigured("Production needs PORTAL_BASE_URL, the portal's https:// address.")
 # The sender named in every email's footer, with the postal address commercial mail must carry.
 PORTAL_NAME = env.str("PORTAL_NAME", default="MyACSM")
 PORTAL_POSTAL_ADDRESS = env.str(

@@ -101,13 +101,14 @@ class ReminderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return [path("<path:object_id>/resend/", self.admin_site.admin_view(self.resend_view),
                      name="reminders_reminder_resend"), *super().get_urls()]
 
-    def _resend(self, request, reminder_id: int) -> bool:
+    def _resend(self, request, reminder_id: int) -> bool | None:
+        """Whether the reminder was queued again (False: it was already on its way; None: refused, said)."""
         try:
-            reminder_resend(reminder_id=reminder_id, by=request.user)
+            _reminder, queued = reminder_resend(reminder_id=reminder_id, by=request.user)
         except ReminderError as exc:
             self.message_user(request, str(exc), messages.ERROR)
-            return False
-        return True
+            return None
+        return queued
 
     def resend_view(self, request, object_id):
         """GET: confirm; POST: queue the reminder to be sent again, back to the person's page."""
@@ -118,9 +119,13 @@ class ReminderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         if reminder is None:
             raise Http404("No such reminder.")
         if request.method == "POST":
-            if self._resend(request, reminder.pk):
+            queued = self._resend(request, reminder.pk)
+            if queued:
                 self.message_user(request, f"The reminder to {reminder.user.email} will be sent again within a "
                                            f"minute.", messages.SUCCESS)
+            elif queued is False:
+                self.message_user(request, "This reminder is already on its way; it was not queued twice.",
+                                  messages.WARNING)
             return HttpResponseRedirect(reverse("admin:accounts_user_change", args=[reminder.user_id]))
         return render(request, "admin/reminders/resend.html", {
             **self.admin_site.each_context(request), "reminder": reminder, "opts": self.model._meta,
@@ -129,9 +134,13 @@ class ReminderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Send the selected reminders again", permissions=["resend"])
     def send_again_action(self, request, queryset):
-        done = sum(self._resend(request, pk) for pk in queryset.values_list("pk", flat=True))
+        outcomes = [self._resend(request, pk) for pk in queryset.values_list("pk", flat=True)]
+        done, waiting = outcomes.count(True), outcomes.count(False)
         if done:
             self.message_user(request, f"{done} reminder(s) will be sent again within a minute.", messages.SUCCESS)
+        if waiting:
+            self.message_user(request, f"{waiting} reminder(s) already on their way were left as they are.",
+                              messages.WARNING)
 
     def has_resend_permission(self, request):
         return request.user.has_perm(RESEND_PERMISSION)

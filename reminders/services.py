@@ -9,6 +9,7 @@ queues it again after ``jobs.LOST_AFTER``. A run that missed days catches up wit
 """
 
 import logging
+from smtplib import SMTPException, SMTPRecipientsRefused, SMTPResponseException
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -18,14 +19,17 @@ from itertools import groupby
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
-from django.db.models import Q
+from django.core.mail import get_connection
+from django.db.models import F, Q
 from django.urls import reverse
+
+from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
 
 from accounts.email_preferences import preferences_url, unsubscribe_headers, unsubscribe_url
 from acsm_portal import clock, jobs
 from acsm_portal.errors import ServiceError
 from acsm_portal.formats import format_date
-from acsm_portal.mail import mail_send
+from acsm_portal.mail import mail_build
 from cecs import rules as cec_rules
 from certifications import rules as cert_rules
 from certifications.selectors import Tile, TileCycle, standing, tile_cycles_of_people, tiles_and_credits
@@ -40,7 +44,10 @@ log = logging.getLogger(__name__)
 BATCH = 2000
 # Reminders per send job; one person's reminders always go in the same job.
 SEND_CHUNK = 100
-CARD_STATES = ("pending", "approved")  # a submitted card that stands (a rejected one is no card)
+CARD_STATES = ("pending", "approved")
+# How far back a due reminder's day can lie (the longest window, the lapsed notice's, and some): the run reads the
+# reminders made since then only.
+KNOWN_HORIZON_DAYS = 40  # a submitted card that stands (a rejected one is no card)
 
 
 class ReminderError(ServiceError):
@@ -111,18 +118,28 @@ def reminders_queue(*, dry_run: bool = False, batch: int = BATCH) -> RunReport:
     people = User.objects.filter(is_active=True, reminders_enabled=True, time_zone__in=list(report.zones))
     last = 0
     while True:
-        rows = list(people.filter(pk__gt=last).order_by("pk").values_list("pk", "time_zone", "email")[:batch])
+        rows = list(people.filter(pk__gt=last).order_by("pk").values_list(
+            "pk", "time_zone", "email", "previous_time_zone", "time_zone_changed_at")[:batch])
         if not rows:
             return report
         last = rows[-1][0]
         report.people += len(rows)
-        cycles = tile_cycles_of_people(user_ids=[pk for pk, _, _ in rows])
-        found = [Planned(pk, email, report.zones[zone], due)
-                 for pk, zone, email in rows if pk in cycles
-                 for due in rules.reminders_due(facts_of(cycles[pk]), today=report.zones[zone])]
+        cycles = tile_cycles_of_people(user_ids=[row[0] for row in rows])
+        found = []
+        for pk, zone, email, previous_zone, changed_at in rows:
+            if pk not in cycles:
+                continue
+            today = report.zones[zone]
+            if changed_at is not None and now - changed_at < clock.ZONE_CHANGE_HOLD:
+                # As clock.today_for: for two days after a change of zone, the later of the two dates.
+                today = max(today, now.astimezone(clock.zone_for_name(previous_zone)).date())
+            found += [Planned(pk, email, today, due)
+                      for due in rules.reminders_due(facts_of(cycles[pk]), today=today)]
         if not found:
             continue
-        known = set(Reminder.objects.filter(user_id__in={p.user_id for p in found})
+        # A reminder due now speaks of a day at most a window before today (the lapsed notice's 30 days).
+        since = min(p.today for p in found) - timedelta(days=KNOWN_HORIZON_DAYS)
+        known = set(Reminder.objects.filter(user_id__in={p.user_id for p in found}, about__gte=since)
                     .values_list("user_id", "kind", "certification_id", "cycle_id", "offset", "about"))
         new = [p for p in found if _key(p.user_id, p.due) not in known]
         report.due += len(new)
@@ -197,24 +214,74 @@ def _chunks(rows: list[tuple[int, int]]) -> list[list[int]]:
 # ---------------------------------------------------------------- sending
 
 def reminders_send(*, reminder_ids: list[int]) -> dict[str, int]:
-    """Send the queued reminders among ``reminder_ids``, one email per person and kind (``Reminder.message_key``).
+    """Send the queued reminders among ``reminder_ids``, one email per person and kind (``Reminder.message_key``),
+    over one connection to the mail server.
 
     Each person's rows are claimed in a short transaction (rows another worker holds are left to it), then checked
     again on the person's date: a reminder that no longer applies (the cycle renewed or no longer open, the card
-    replaced, its window past) or a person who turned reminders off is marked skipped with the reason; the rest is
-    sent with no lock held and marked sent. Returns counts ``{"sent": emails, "skipped": rows, "claimed": rows
-    another worker held}``. Raises what sending raises (``OSError``, ``SMTPException``) after letting the claims
-    go, for the task to retry; emails already sent in the same call stay marked sent.
+    replaced, its window past) or a person who turned reminders off is marked skipped with the reason; outside the
+    person's sending hours it is left queued for the sweeper to bring back; the rest is sent with no lock held and
+    its rows marked sent in one statement.
+
+    Failures are the person's own, never the next person's: an address the server refuses for good (5xx) skips that
+    person's rows with the server's answer; a server that took the message but did not answer in time (a timeout)
+    may have delivered it, so the rows are skipped rather than sent twice, and staff can send them again; a
+    passing failure (connection refused or dropped, 4xx) leaves the rows queued and, once every other person has
+    been tried, raises it (``OSError``, ``SMTPException``) for the task to retry.
+
+    Returns counts ``{"sent": emails, "skipped": rows, "claimed": rows another worker held, "later": people left
+    queued}``.
     """
-    counts = {"sent": 0, "skipped": 0, "claimed": 0}
+    counts = {"sent": 0, "skipped": 0, "claimed": 0, "later": 0}
     people = defaultdict(list)
     for pk, user_id in (Reminder.objects.filter(pk__in=reminder_ids, state=Reminder.State.QUEUED)
                         .order_by("user_id", "pk").values_list("pk", "user_id")):
         people[user_id].append(pk)
-    for ids in people.values():
-        for outcome, n in _person_send(ids).items():
-            counts[outcome] += n
+    if not people:
+        return counts
+    passing: Exception | None = None
+    connection = get_connection()
+    connection.open()  # one connection for the whole job; a server that cannot be reached fails the job, to retry
+    try:
+        for ids in people.values():
+            try:
+                for outcome, n in _person_send(ids, connection=connection).items():
+                    counts[outcome] += n
+            except PASSING_FAILURES as exc:
+                passing = passing or exc
+                counts["later"] += 1
+    finally:
+        connection.close()
+    if passing is not None:
+        raise passing
     return counts
+
+
+# A failure worth another try later: the server or the provider's API was unreachable or said "try later" (4xx).
+PASSING_FAILURES = (OSError, SMTPException, AnymailAPIError)
+
+
+def _no_answer_in_time(exc: BaseException) -> bool:
+    """Whether sending timed out waiting for the server (smtplib says so as ``SMTPServerDisconnected`` from a
+    ``TimeoutError``): the message may have been taken, and sending it again could deliver it twice (RFC 5321
+    section 4.5.3.2.6 asks senders to wait 10 minutes after the message for this reason)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, TimeoutError):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _refused_for_good(exc: Exception) -> bool:
+    """Whether the mail server refused the message for good: every recipient refused, or a 5xx answer (RFC 5321
+    section 4.2.1: a permanent negative completion reply)."""
+    if isinstance(exc, SMTPRecipientsRefused):
+        return all(code >= 500 for code, _reply in exc.recipients.values())
+    if isinstance(exc, AnymailRecipientsRefused):
+        return True
+    return isinstance(exc, SMTPResponseException) and exc.smtp_code >= 500
 
 
 def _claim(ids: list[int], claimed_at: datetime) -> list[Reminder]:
@@ -234,10 +301,24 @@ def _skip(rows: list[Reminder], reason: str) -> int:
     return len(rows)
 
 
-def _person_send(ids: list[int]) -> dict[str, int]:
+def _release(rows: list[Reminder], claimed_at: datetime) -> None:
+    Reminder.objects.filter(pk__in=[r.pk for r in rows], claimed_at=claimed_at,
+                            state=Reminder.State.QUEUED).update(claimed_at=None)
+
+
+def _smtp_answer(exc: Exception) -> str:
+    """The server's refusal in words, without the address (it goes into a log and a staff column)."""
+    if isinstance(exc, SMTPRecipientsRefused):
+        codes = {f"{code} {reply.decode(errors='replace') if isinstance(reply, bytes) else reply}"
+                 for code, reply in exc.recipients.values()}
+        return "; ".join(sorted(codes))
+    return f"{type(exc).__name__}: {getattr(exc, 'smtp_code', '')} {getattr(exc, 'smtp_error', '')}".strip()
+
+
+def _person_send(ids: list[int], *, connection) -> dict[str, int]:
     claimed_at = clock.now()
     rows = _claim(ids, claimed_at)
-    counts = {"sent": 0, "skipped": 0, "claimed": len(ids) - len(rows)}
+    counts = {"sent": 0, "skipped": 0, "claimed": len(ids) - len(rows), "later": 0}
     if not rows:
         return counts
     user = rows[0].user
@@ -262,18 +343,27 @@ def _person_send(ids: list[int]) -> dict[str, int]:
                                               f"replaced, or the reminder's time passed.")
         if not live:
             continue
+        if not rules.in_sending_hours(clock.now().astimezone(clock.zone_for(user)).hour):
+            _release(live, claimed_at)  # queued until their morning: the sweeper brings it back (REMINDER_LOST_AFTER)
+            counts["later"] += 1
+            continue
         message = reminder_message(user=user, rows=live, tiles=[tile_of[r.cycle_id] for r in live], today=today)
+        email = mail_build(to=user.email, subject=message.subject, template=message.template,
+                           context=message.context, headers=message.headers)
         try:
-            mail_send(to=user.email, subject=message.subject, template=message.template,
-                      context=message.context, headers=message.headers)
-        except Exception:
-            Reminder.objects.filter(pk__in=[r.pk for r in rows], claimed_at=claimed_at,
-                                    state=Reminder.State.QUEUED).update(claimed_at=None)
+            connection.send_messages([email])
+        except Exception as exc:
+            if _no_answer_in_time(exc):
+                counts["skipped"] += _skip(live, "The mail server did not answer in time: it may have been delivered, "
+                                                 "so it is not sent again by itself (Send again if it was not).")
+                continue
+            if _refused_for_good(exc):
+                counts["skipped"] += _skip(live, f"The mail server refused it: {_smtp_answer(exc)}")
+                continue
+            _release(rows, claimed_at)
             raise
-        sent_at = clock.now()
-        for r in live:
-            Reminder.objects.filter(pk=r.pk).update(state=Reminder.State.SENT, sent_at=sent_at, claimed_at=None,
-                                                    sends=r.sends + 1)
+        Reminder.objects.filter(pk__in=[r.pk for r in live]).update(
+            state=Reminder.State.SENT, sent_at=clock.now(), claimed_at=None, sends=F("sends") + 1)
         counts["sent"] += 1
     return counts
 
@@ -306,7 +396,8 @@ def needs_text(tile: Tile, *, today: date) -> tuple[str, str]:
     else:
         parts = []
         if not tile.meter.full:
-            parts.append(f"{cec_rules.format_cecs(tile.meter.required - tile.meter.shown)} more CECs")
+            missing = tile.meter.required - tile.meter.shown
+            parts.append(f"{cec_rules.format_cecs(missing)} more CEC{'' if missing == 1 else 's'}")
         card = tile.cpr
         if card.state in (cert_rules.CprState.NOT_UPLOADED, cert_rules.CprState.REJECTED) or (
                 card.expires_on is not None and card.expires_on < today):
@@ -344,20 +435,36 @@ def reminder_message(*, user, rows: list[Reminder], tiles: list[Tile], today: da
     codes = " and ".join(dict.fromkeys(t.code for t in tiles))
     plural = "s" if len(tiles) > 1 else ""
     left = (about - today).days
-    late_fee = max(t.late_fee for t in tiles)
     grace_end = tiles[0].grace_ends
+    fees = [t.late_fee for t in tiles]
+    if len(set(fees)) == 1:
+        late_fee = money(fees[0]) + (" for each certification" if len(tiles) > 1 else "")
+    else:
+        late_fee = " and ".join(f"{money(t.late_fee)} for {t.code}" for t in tiles)
+    time_left = {
+        rules.CYCLE_ENDING: (f"{_days(left)} left to renew" if left > 0 else
+                             "today is the last day to renew" if left == 0 else "it has ended"),
+        rules.CPR_EXPIRING: (f"{_days(left)} from today" if left > 0 else "today" if left == 0 else "it has expired"),
+        rules.GRACE_ENDING: (f"{_days(left)} left in your grace period" if left > 0 else
+                             "today is the last day of your grace period" if left == 0 else
+                             "your grace period has ended"),
+    }.get(kind, "")
     subject = {
-        rules.CYCLE_ENDING: f"{_days(left)} left to renew your {codes} certification{plural}",
+        rules.CYCLE_ENDING: (f"{_days(left)} left to renew your {codes} certification{plural}" if left > 0 else
+                             f"Last day to renew your {codes} certification{plural}" if left == 0 else
+                             f"Your {codes} certification cycle{plural} ended on {format_date(about)}"),
         rules.CPR_EXPIRING: f"Your CPR/AED card expires on {format_date(about)}",
         rules.GRACE_STARTED: f"Your {codes} certification{plural} expired on {format_date(about)}: renew by "
-                             f"{format_date(grace_end)} with a late fee of {money(late_fee)}",
-        rules.GRACE_ENDING: f"{_days(left)} left in your {codes} grace period",
+                             f"{format_date(grace_end)} with a late fee of {late_fee}",
+        rules.GRACE_ENDING: (f"{_days(left)} left in your {codes} grace period" if left > 0 else
+                             f"Last day of your {codes} grace period" if left == 0 else
+                             f"Your {codes} grace period ended on {format_date(about)}"),
         rules.LAPSED: f"Your {codes} certification{plural} {'have' if plural else 'has'} lapsed",
     }[kind]
     context = {
-        "user": user, "kind": kind, "items": items, "codes": codes, "days_left": _days(max(left, 0)),
+        "user": user, "kind": kind, "items": items, "codes": codes, "time_left": time_left,
         "about": format_date(about), "deadline": clock.deadline_text(about, user),
-        "grace_deadline": clock.deadline_text(grace_end, user), "late_fee": money(late_fee),
+        "grace_deadline": clock.deadline_text(grace_end, user), "late_fee": late_fee,
         "dashboard_url": settings.PORTAL_BASE_URL.rstrip("/") + reverse("dashboard"),
         "unsubscribe_url": unsubscribe_url(user), "preferences_url": preferences_url(),
         "contact_email": settings.CERTIFICATION_CONTACT_EMAIL,
@@ -405,10 +512,13 @@ def reminders_preview(planned: list[Planned]) -> list[Preview]:
 
 # ---------------------------------------------------------------- staff and the sweeper
 
-def reminder_resend(*, reminder_id: int, by) -> Reminder:
+def reminder_resend(*, reminder_id: int, by) -> tuple[Reminder, bool]:
     """Send reminder ``reminder_id`` again, for staff: queued again (its key and history kept, ``sends`` counts the
-    sendings) and sent by the worker as long as its cycle is open. A reminder already waiting to go out is left as it
-    is. Raises ``ReminderError`` for a missing reminder or a person who turned reminders off (their choice stands)."""
+    sendings) and sent by the worker as long as its cycle is open. Returns the reminder and whether it was queued
+    now: one waiting to go out for less than ``REMINDER_LOST_AFTER`` is left as it is; one waiting longer (stuck: a
+    mail outage, a lost job) is queued again. Raises ``ReminderError`` for a missing reminder or a person who
+    turned reminders off (their choice stands)."""
+    now = clock.now()
     with transaction.atomic():
         reminder = (Reminder.objects.select_for_update(of=("self",)).select_related("user")
                     .filter(pk=reminder_id).first())
@@ -416,22 +526,35 @@ def reminder_resend(*, reminder_id: int, by) -> Reminder:
             raise ReminderError("No such reminder.")
         if not reminder.user.reminders_enabled:
             raise ReminderError(f"{reminder.user.get_full_name()} turned reminders off; it was not sent again.")
-        if reminder.state == Reminder.State.QUEUED:
-            return reminder
+        if reminder.state == Reminder.State.QUEUED and now - reminder.queued_at < REMINDER_LOST_AFTER:
+            return reminder, False
         reminder.state, reminder.claimed_at, reminder.skip_reason = Reminder.State.QUEUED, None, ""
-        reminder.resend_by, reminder.queued_at = (getattr(by, "email", "") or str(by))[:100], clock.now()
+        reminder.resend_by, reminder.queued_at = (getattr(by, "email", "") or str(by))[:100], now
         reminder.save(update_fields=["state", "claimed_at", "skip_reason", "resend_by", "queued_at"])
-        log.info("Reminder %s to be sent again, asked by %s", reminder.pk, reminder.resend_by)
+        log.info("Reminder %s to be sent again, asked by staff user %s", reminder.pk, getattr(by, "pk", by))
         jobs.queue_after_commit(reminders_send_task, [reminder.pk])
-    return reminder
+    return reminder, True
+
+
+# A reminder still queued this long after it was queued is queued again by the sweeper, which then restarts the
+# count (``queued_at``): longer than the other jobs' ``jobs.LOST_AFTER``, because a busy morning queues tens of
+# thousands that wait their turn at the worker, and bringing them all back every minute would only crowd it.
+REMINDER_LOST_AFTER = timedelta(minutes=30)
+# Reminders queued again by one sweep, at most.
+REQUEUE_LIMIT = 5_000
 
 
 def reminders_unsent_requeue(*, after: timedelta) -> list[int]:
-    """Queue again the reminders queued (made, or resent by staff) more than ``after`` ago (within
-    ``jobs.SWEEP_WINDOW``) and not sent, that no worker holds. Returns their ids, oldest first."""
-    lost = list(jobs.unsent(Reminder.objects.filter(state=Reminder.State.QUEUED), called_at="queued_at",
-                            claimed_at="claimed_at", after=after).values_list("pk", "user_id"))
+    """Queue again the reminders queued (made, or resent by staff) more than ``after`` ago, and at least
+    ``REMINDER_LOST_AFTER`` ago (within ``jobs.SWEEP_WINDOW``), not sent, that no worker holds; at most
+    ``REQUEUE_LIMIT``, oldest first. Each is stamped queued now, so it comes back once per ``REMINDER_LOST_AFTER``
+    at most. Returns their ids."""
+    after = max(after, REMINDER_LOST_AFTER)
+    with transaction.atomic():
+        lost = list(jobs.unsent(Reminder.objects.filter(state=Reminder.State.QUEUED), called_at="queued_at",
+                                claimed_at="claimed_at", after=after)
+                    .select_for_update(skip_locked=True).values_list("pk", "user_id")[:REQUEUE_LIMIT])
+        Reminder.objects.filter(pk__in=[pk for pk, _ in lost]).update(queued_at=clock.now())
     for chunk in _chunks(sorted(lost, key=lambda row: (row[1], row[0]))):
         jobs.queue(reminders_send_task, chunk)
     return [pk for pk, _ in lost]
-

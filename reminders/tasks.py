@@ -3,12 +3,13 @@ can import the tasks they queue."""
 
 from smtplib import SMTPException
 
+from anymail.exceptions import AnymailAPIError
 from celery import shared_task
 
 from acsm_portal.jobs import MAX_RETRIES, RETRY_BACKOFF_MAX
 
 
-@shared_task(bind=True, acks_late=True, autoretry_for=(OSError, SMTPException), retry_backoff=True,
+@shared_task(bind=True, acks_late=True, autoretry_for=(OSError, SMTPException, AnymailAPIError), retry_backoff=True,
              retry_backoff_max=RETRY_BACKOFF_MAX, max_retries=MAX_RETRIES)
 def reminders_send_task(self, reminder_ids: list[int]) -> dict[str, int]:
     """Send the queued reminders ``reminder_ids`` (``services.reminders_send``); returns its counts."""

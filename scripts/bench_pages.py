@@ -102,6 +102,7 @@ def bench_env(tmp: Path) -> dict[str, str]:
         "DJANGO_ENV": "production",
         "SECRET_KEY": secrets.token_urlsafe(48),
         "ALLOWED_HOSTS": "127.0.0.1",
+        "PORTAL_BASE_URL": "https://127.0.0.1",  # links in emails; production insists on https
         "DATABASE_URL": f"postgres://{PG['user']}@{PG['host']}:{PG['port']}/{DB}",
         "CACHE_URL": "redis://127.0.0.1:6379/12",
         "BENCH_CACHE_PREFIX": "bench-pages",

@@ -16,13 +16,14 @@ GOOD = {
     "CACHE_URL": "redis://redis.internal:6379/1",
     "STRIPE_SECRET_KEY": "sk_live_abc",
     "STRIPE_WEBHOOK_SECRET": "whsec_abc",
+    "PORTAL_BASE_URL": "https://my.example.org",
 }
 
 
 def run_manage(env_overrides, *args):
     # Start from the machine's environment without what the test settings added.
     test_only = {"DJANGO_SETTINGS_MODULE", "CACHE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE", "EMAIL_BACKEND", "EMAIL_FILE_PATH",
-                 "PRIVATE_MEDIA_ROOT", "STRIPE_API_BASE", "STRIPE_JS_URL", "CELERY_QUEUE"}
+                 "PRIVATE_MEDIA_ROOT", "STRIPE_API_BASE", "STRIPE_JS_URL", "CELERY_QUEUE", "PORTAL_BASE_URL"}
     env = {k: v for k, v in os.environ.items() if k not in GOOD and k not in test_only}
     env.update(env_overrides)
     env["DJANGO_SETTINGS_MODULE"] = "acsm_portal.settings"

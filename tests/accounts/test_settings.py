@@ -22,12 +22,19 @@ def test_production_passes_check_deploy_without_warnings():
     ("CELERY_BROKER_URL", "Production needs CELERY_BROKER_URL (Redis)."),
     ("CACHE_URL", "Production needs CACHE_URL pointing at Redis (shared by every process)."),
     ("STRIPE_WEBHOOK_SECRET", "Production needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET."),
+    ("PORTAL_BASE_URL", "Production needs PORTAL_BASE_URL, the portal's https:// address."),
 ])
 def test_production_refuses_to_start_without(missing, message):
     env = {k: v for k, v in GOOD.items() if k != missing}
     result = run_manage(env, "check")
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def test_production_refuses_links_in_emails_that_are_not_https():
+    result = run_manage({**GOOD, "PORTAL_BASE_URL": "http://my.example.org"}, "check")
+    assert result.returncode != 0
+    assert "Production needs PORTAL_BASE_URL, the portal's https:// address." in result.stderr
 
 
 def test_production_refuses_a_short_secret_and_sqlite():

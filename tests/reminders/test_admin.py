@@ -126,7 +126,7 @@ def test_send_again_confirm_queue_and_send(client, end, year_so_far):
             "queued", "pat.staff@example.org", oct_20, None, 1)
 
         # Past its own window, a resend still goes out, with the days left that day.
-        assert services.reminders_send(reminder_ids=[ninety.pk]) == {"sent": 1, "skipped": 0, "claimed": 0}
+        assert services.reminders_send(reminder_ids=[ninety.pk]) == {"sent": 1, "skipped": 0, "claimed": 0, "later": 0}
     sent = Reminder.objects.get(pk=ninety.pk)
     assert (sent.state, sent.sends, sent.sent_at) == ("sent", 2, oct_20)
     assert [(m.to[0], m.subject) for m in mail.outbox] == [
@@ -166,7 +166,8 @@ def test_the_list_action_sends_the_selected_again(client, year_so_far):
     response = client.post(LIST, {"action": "send_again_action",
                                   "_selected_action": [seven.pk, thirty.pk, ninety.pk]})
     # The 7-day one, still waiting to go out, is left as it is (and counted).
-    assert messages_after(client, response) == ["3 reminder(s) will be sent again within a minute."]
+    assert messages_after(client, response) == ["2 reminder(s) will be sent again within a minute.",
+                                                "1 reminder(s) already on their way were left as they are."]
     assert list(Reminder.objects.filter(user=person).order_by("offset")
                 .values_list("offset", "state", "resend_by")) == [
         (7, "queued", ""), (30, "queued", "pat.staff@example.org"), (90, "queued", "pat.staff@example.org")]

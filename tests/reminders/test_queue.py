@@ -129,7 +129,7 @@ def test_each_zone_in_its_own_morning(end):
         assert (report.zones, report.people, report.due) == ({CHICAGO: day, LOS_ANGELES: day}, 2, 1)
         made["los_angeles"] = report.made
         assert services.reminders_send(reminder_ids=made["chicago"] + made["los_angeles"]) == {
-            "sent": 2, "skipped": 0, "claimed": 0}
+            "sent": 2, "skipped": 0, "claimed": 0, "later": 0}
     assert rows() == [(chicago.email, "cycle_ending", 30, end, day, "sent", 1),
                       (los_angeles.email, "cycle_ending", 30, end, day, "sent", 1)]
     assert sorted(m.to[0] for m in mail.outbox) == sorted([chicago.email, los_angeles.email])
@@ -154,14 +154,14 @@ def test_days_before_are_counted_on_the_persons_own_date(end):
         assert clock.now().astimezone(ZoneInfo("UTC")).date() == dec_1
         report = services.reminders_queue()  # Nov 30 in Honolulu, Dec 1 9:05 AM in Tokyo
         assert report.zones == {HONOLULU: dec_1 - timedelta(days=1), TOKYO: dec_1}
-        assert send(report) == {"sent": 1, "skipped": 0, "claimed": 0}
+        assert send(report) == {"sent": 1, "skipped": 0, "claimed": 0, "later": 0}
     assert rows() == [(tokyo.email, "cycle_ending", 30, end, dec_1, "sent", 1)]
     with time_machine.travel(at(dec_1, 14, HONOLULU), tick=False):
         assert clock.now().astimezone(ZoneInfo("UTC")).date() == dec_1 + timedelta(days=1)
         report = services.reminders_queue()
         assert report.zones == {HONOLULU: dec_1, TOKYO: dec_1 + timedelta(days=1)}  # Tokyo's made yesterday
         assert (report.people, report.due) == (2, 1)
-        assert send(report) == {"sent": 1, "skipped": 0, "claimed": 0}
+        assert send(report) == {"sent": 1, "skipped": 0, "claimed": 0, "later": 0}
     assert rows() == [(honolulu.email, "cycle_ending", 30, end, dec_1, "sent", 1),
                       (tokyo.email, "cycle_ending", 30, end, dec_1, "sent", 1)]
     assert [(m.to[0], m.subject) for m in mail.outbox] == [
@@ -235,7 +235,7 @@ def test_a_missed_day_is_caught_up_with_the_days_left_that_morning(end):
     person = certificant(CHICAGO, end=end)
     dec_2 = end - timedelta(days=29)  # the scheduler did not run on Dec 1, the 30-day morning
     with time_machine.travel(at(dec_2, 8, CHICAGO), tick=False) as traveller:
-        assert send(services.reminders_queue()) == {"sent": 1, "skipped": 0, "claimed": 0}
+        assert send(services.reminders_queue()) == {"sent": 1, "skipped": 0, "claimed": 0, "later": 0}
         traveller.move_to(at(dec_2 + timedelta(days=1), 8, CHICAGO))
         assert services.reminders_queue().made == []  # and not again the next morning
     assert rows() == [(person.email, "cycle_ending", 30, end, dec_2, "sent", 1)]
@@ -254,9 +254,9 @@ def test_no_7_days_left_after_the_end(end):
         # midnight: it no longer applies.
         report = services.reminders_queue()
         traveller.move_to(at(jan_1, 0, CHICAGO, minute=30))
-        assert send(report) == {"sent": 0, "skipped": 1, "claimed": 0}
+        assert send(report) == {"sent": 0, "skipped": 1, "claimed": 0, "later": 0}
         traveller.move_to(at(jan_1, 8, CHICAGO))
-        assert send(services.reminders_queue()) == {"sent": 1, "skipped": 0, "claimed": 0}
+        assert send(services.reminders_queue()) == {"sent": 1, "skipped": 0, "claimed": 0, "later": 0}
     assert rows() == [(person.email, "cycle_ending", 7, end, end, "skipped", 0),
                       (person.email, "grace_started", 0, end, jan_1, "sent", 1)]
     assert Reminder.objects.get(kind="cycle_ending").skip_reason == (
@@ -268,26 +268,30 @@ def test_no_7_days_left_after_the_end(end):
 @pytest.mark.django_db
 def test_a_run_killed_half_way_is_swept_up_and_sent_once(end, send_jobs):
     """Rows made, their sending never queued (the run died at commit) or a worker gone with a row claimed: the
-    sweeper queues them again once ``jobs.LOST_AFTER`` has passed and no live worker holds them."""
+    sweeper queues them again once ``services.REMINDER_LOST_AFTER`` has passed and no live worker holds them, and
+    then not again before another ``REMINDER_LOST_AFTER``."""
     left = certificant(CHICAGO, end=end)
     held = certificant(CHICAGO, end=end)
     made_at = at(end - timedelta(days=30), 8, CHICAGO)
+    lost_after = services.REMINDER_LOST_AFTER
     with time_machine.travel(made_at, tick=False) as traveller:
         report = services.reminders_queue()  # the test's transaction never commits: no send job queued
         assert send_jobs() == []
         left_id, held_id = report.made
-        # A worker claimed the other's row two minutes on, then died before sending.
-        Reminder.objects.filter(pk=held_id).update(claimed_at=made_at + timedelta(minutes=2))
+        # A worker claimed the other's row a minute before the sweep, then died before sending.
+        Reminder.objects.filter(pk=held_id).update(claimed_at=made_at + lost_after - timedelta(minutes=1))
 
-        traveller.move_to(made_at + jobs.LOST_AFTER - timedelta(seconds=1))
+        traveller.move_to(made_at + lost_after - timedelta(seconds=1))
         assert services.reminders_unsent_requeue(after=jobs.LOST_AFTER) == []
-        traveller.move_to(made_at + jobs.LOST_AFTER)
+        traveller.move_to(made_at + lost_after)
         assert services.reminders_unsent_requeue(after=jobs.LOST_AFTER) == [left_id]  # the claim is still live
-        traveller.move_to(made_at + timedelta(minutes=2) + jobs.CLAIM)
-        assert services.reminders_unsent_requeue(after=jobs.LOST_AFTER) == [left_id, held_id]
-        assert send_jobs() == [[left_id], [left_id, held_id]]
+        traveller.move_to(made_at + lost_after - timedelta(minutes=1) + jobs.CLAIM)
+        # The left one was queued again a moment ago: not again; the held one's claim has expired.
+        assert services.reminders_unsent_requeue(after=jobs.LOST_AFTER) == [held_id]
+        assert send_jobs() == [[left_id], [held_id]]
         for job in send_jobs():
             services.reminders_send(reminder_ids=job)
+        traveller.move_to(made_at + 3 * lost_after)
         assert services.reminders_unsent_requeue(after=jobs.LOST_AFTER) == []
     assert sorted(m.to[0] for m in mail.outbox) == sorted([left.email, held.email])
     assert [r[5:] for r in rows()] == [("sent", 1), ("sent", 1)]
@@ -313,7 +317,7 @@ def test_reminders_turned_off_between_queue_and_send_are_skipped(end):
     with time_machine.travel(at(end - timedelta(days=30), 8, CHICAGO), tick=False):
         report = services.reminders_queue()
         assert email_preferences_update(user_id=person.pk, reminders=False, how="preferences page") is True
-        assert send(report) == {"sent": 0, "skipped": 1, "claimed": 0}
+        assert send(report) == {"sent": 0, "skipped": 1, "claimed": 0, "later": 0}
     reminder = Reminder.objects.get()
     assert (reminder.state, reminder.skip_reason, reminder.sent_at, reminder.sends) == (
         "skipped", "Reminders are off for this person.", None, 0)
@@ -351,7 +355,7 @@ def test_one_email_for_several_certifications_ending_the_same_day(end):
     certification_with_cycle(person, "GEI", start=date(end.year - 1, 1, 1), end=date(end.year + 1, 12, 31))
     day = end - timedelta(days=30)
     with time_machine.travel(at(day, 8, CHICAGO), tick=False):
-        assert send(services.reminders_queue()) == {"sent": 1, "skipped": 0, "claimed": 0}
+        assert send(services.reminders_queue()) == {"sent": 1, "skipped": 0, "claimed": 0, "later": 0}
     assert Reminder.objects.filter(state="sent", sends=1).count() == 2
     assert sorted(Reminder.objects.values_list("certification__certification_type__code", flat=True)) == [
         "CPT", "EP"]
@@ -422,7 +426,7 @@ def test_a_card_expiring_before_the_next_cycle_is_warned_of(end):
     card(after, "CPT", expires_on=end + timedelta(days=20))  # Jan 20: its 60-day morning is Nov 21 too
     nov_21 = end - timedelta(days=40)
     with time_machine.travel(at(nov_21, 8, CHICAGO), tick=False):
-        assert send(services.reminders_queue()) == {"sent": 2, "skipped": 0, "claimed": 0}
+        assert send(services.reminders_queue()) == {"sent": 2, "skipped": 0, "claimed": 0, "later": 0}
     assert rows() == [(before.email, "cpr_expiring", 30, end - timedelta(days=10), nov_21, "sent", 1),
                       (after.email, "cpr_expiring", 60, end + timedelta(days=20), nov_21, "sent", 1)]
     warned, calm = sorted(mail.outbox, key=lambda m: m.to[0] != before.email)

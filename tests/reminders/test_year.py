@@ -126,7 +126,7 @@ def casey_year(end: date, grace_end: date) -> list[Mail]:
         Mail(CASEY, end - timedelta(days=7), "7 days left to renew your CPT and EP certifications"),
         Mail(CASEY, end + timedelta(days=1),
              f"Your CPT and EP certifications expired on {slash(end)}: renew by {slash(grace_end)} "
-             f"with a late fee of $80"),
+             f"with a late fee of $80 for each certification"),
         Mail(CASEY, grace_end - timedelta(days=30), "30 days left in your CPT and EP grace period"),
         Mail(CASEY, grace_end - timedelta(days=7), "7 days left in your CPT and EP grace period"),
         Mail(CASEY, grace_end + timedelta(days=1), "Your CPT and EP certifications have lapsed"),
@@ -190,7 +190,7 @@ def test_the_demo_people_get_the_exact_mails_of_a_year_each_once(traveller, star
         traveller.move_to(utc(day, MORNING))
         report = services.reminders_queue()
         assert (report.due, report.made) == (0, [])
-        assert services.reminders_send(reminder_ids=report.made) == {"sent": 0, "skipped": 0, "claimed": 0}
+        assert services.reminders_send(reminder_ids=report.made) == {"sent": 0, "skipped": 0, "claimed": 0, "later": 0}
     assert mail.outbox == []
     assert Reminder.objects.count() == Reminder.objects.filter(state="sent", sends=1).count() == 18
 
