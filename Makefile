@@ -47,5 +47,12 @@ worker: install
 loadtest: install services
 	$(PY) loadtests/run_season.py $(LOADTEST_ARGS)
 
+## The provider CSV benchmark: a 10,000-row roster read and posted in acsm_bench_provider_csv against inserting the
+## same rows as plain credits; rows/s, time, SQL statements, peak memory (BENCH_PROVIDER_ARGS: see
+## scripts/bench_provider_csv.py, e.g. BENCH_PROVIDER_ARGS="--rounds 5").
+.PHONY: bench-provider
+bench-provider: install services
+	$(PY) scripts/bench_provider_csv.py $(BENCH_PROVIDER_ARGS)
+
 clean:
 	rm -rf $(VENV) var/db.sqlite3 var/mail var/private var/static

@@ -1,5 +1,6 @@
 """Demo data: the certificant from the how-to, a second one on the West Coast, a third whose last renewal is under
-audit, and a staff reviewer.
+audit, a staff reviewer, and the provider "ACSM Online Learning" with its courses, its user and one completion it
+reported for the first certificant.
 
 Everything is placed relative to the clock (``acsm_portal.clock``), so the demo shows the same
 picture on any day, and on the day ``PORTAL_TODAY`` names.
@@ -28,11 +29,14 @@ from certifications.reference import certification_types_ensure
 from payments import rules as payment_rules
 from payments.models import Order, OrderLine, Payment
 from payments.services import BillingInput, order_place, payment_confirm, payment_transition
+from providers.models import Completion, Course, Provider, ProviderMember
+from providers.services import CompletionIn, completions_post
 
 DEMO_CERTIFICANT = {"email": "casey@example.com", "password": "recert-demo-2025"}
 DEMO_WEST = {"email": "riley@example.com", "password": "recert-demo-2025"}
 DEMO_AUDITED = {"email": "jordan@example.com", "password": "audit-demo-2025"}
 DEMO_STAFF = {"email": "staff@example.com", "password": "staff-demo-2025"}
+DEMO_PROVIDER_USER = {"email": "provider@example.com", "password": "provider-demo-2025"}
 # Jordan's renewal was selected for audit this many days ago, so it is due in AUDIT_DAYS_LEFT days (of the default 30).
 AUDIT_DAYS_AGO, AUDIT_DAYS_LEFT = 10, 20
 
@@ -49,9 +53,10 @@ class DemoCredit:
 
 
 # The how-to's picture: CPT and EP in the cycle that contains today, 65 CECs reported of which 63 count
-# (a Volunteering entry crosses its yearly cap of 8), so CPT shows 45 of 45 and EP 60 of 60.
+# (a Volunteering entry crosses its yearly cap of 8), so CPT shows 45 of 45 and EP 60 of 60. Two of the 65 are
+# the provider's (CASEY_COMPLETION, posted by ACSM Online Learning), the rest Casey's own.
 CASEY_CREDITS = [
-    DemoCredit(Decimal("0.04"), "10", "cec", "Resistance Training for Older Adults", "ACSM", "live"),
+    DemoCredit(Decimal("0.04"), "8", "cec", "Resistance Training for Older Adults", "ACSM", "live"),
     DemoCredit(Decimal("0.16"), "1.5", "ceu", "Exercise Is Medicine: Chronic Disease Management", "ACSM Online",
                "online"),
     DemoCredit(Decimal("0.30"), "12", "cec", "ACSM Health & Fitness Summit", "ACSM", "conference"),
@@ -79,6 +84,34 @@ JORDAN_CREDITS = [
 JORDAN_DOCUMENTED = "Program Design for Older Adults"
 
 
+@dataclass(frozen=True)
+class DemoCourse:
+    number: str
+    title: str
+    cecs: str
+
+
+DEMO_PROVIDER = {"number": "P-0001", "name": "ACSM Online Learning", "contact_name": "Continuing Education Office",
+                 "contact_email": "online-learning@example.com", "contact_phone": "317-555-0142"}
+# Approved online courses, valid from 1/1 two years back through 12/31 next year (demo_course_window).
+DEMO_COURSES = [
+    DemoCourse("AOL-101", "Behavior Change Coaching for Exercise Professionals", "2.0"),
+    DemoCourse("AOL-102", "Exercise Programming for Clients with Hypertension", "3.5"),
+    DemoCourse("AOL-103", "Balance and Fall Prevention for Older Adults", "5.0"),
+]
+
+
+@dataclass(frozen=True)
+class DemoCompletion:
+    share: Decimal  # where in the cycle's elapsed days it was completed, as DemoCredit.share
+    course_number: str
+    external_id: str
+
+
+# The credit ACSM Online Learning reports on Casey's ledger: an online course (no yearly cap), her most recent.
+CASEY_COMPLETION = DemoCompletion(Decimal("0.93"), "AOL-101", "AOL-DEMO-0001")
+
+
 def demo_casey_cycle(today: date) -> tuple[date, date]:
     """The seed's cycle for ``today``: 1/1 two years back to 12/31 of this year, so it contains today."""
     return date(today.year - 2, 1, 1), date(today.year, 12, 31)
@@ -90,6 +123,19 @@ def demo_riley_cycle(today: date) -> tuple[date, date]:
     the cycle ending this 12/31 (the tile then says when the late fee starts, in Riley's time)."""
     last = today.year - 1 if today.month <= 6 else today.year
     return date(last - 2, 1, 1), date(last, 12, 31)
+
+
+def demo_course_window(today: date) -> tuple[date, date]:
+    """When the demo provider's courses are approved for ``today``: 1/1 two years back through 12/31 next year."""
+    return date(today.year - 2, 1, 1), date(today.year + 1, 12, 31)
+
+
+def demo_earned_on(cycle: tuple[date, date], share: Decimal, *, today: date) -> date:
+    """The day ``share`` of the way through ``cycle``'s elapsed days (0: its first day, 1: yesterday, or its last
+    day once it has ended), as the demo dates its credits."""
+    start, end = cycle
+    last = min(end, today - timedelta(days=1))
+    return start + timedelta(days=int((last - start).days * share))
 
 
 @transaction.atomic
@@ -116,7 +162,8 @@ def demo_seed() -> list[str]:
         defaults={"line1": "1200 Getty Center Dr", "city": "Los Angeles", "state": "CA", "postal_code": "90049"},
     )
     casey_today = clock.today_for(casey)
-    _certifications(casey, ("CPT", "EP"), demo_casey_cycle(casey_today), CASEY_CREDITS, today=casey_today)
+    casey_cycle = demo_casey_cycle(casey_today)
+    casey_rebuilt = _certifications(casey, ("CPT", "EP"), casey_cycle, CASEY_CREDITS, today=casey_today)
     riley_today = clock.today_for(riley)
     riley_cycle = demo_riley_cycle(riley_today)
     if _certifications(riley, ("CPT",), riley_cycle, RILEY_CREDITS, today=riley_today):
@@ -131,6 +178,11 @@ def demo_seed() -> list[str]:
     if _certifications(jordan, ("CPT",), demo_casey_cycle(jordan_today), JORDAN_CREDITS, today=jordan_today):
         _approved_card(jordan, staff, today=jordan_today)
         _renewal_under_audit(jordan, staff, today=jordan_today)
+    provider = _provider()
+    provider_user, provider_user_created = _person(DEMO_PROVIDER_USER, first_name="Pat", last_name="Okafor",
+                                                   member_id="100002", time_zone="America/Indiana/Indianapolis")
+    _kept(ProviderMember, {"user": provider_user}, {"provider": provider})
+    _provider_credit(provider, casey, casey_cycle, rebuilt=casey_rebuilt, today=casey_today)
     return [
         f"{'created' if created else 'kept'} certificant {casey.email} / {DEMO_CERTIFICANT['password']}"
         f" (Eastern time)",
@@ -139,7 +191,50 @@ def demo_seed() -> list[str]:
         f"{'created' if jordan_created else 'kept'} certificant {jordan.email} / {DEMO_AUDITED['password']}"
         f" (Pacific time; last renewal under audit)",
         f"{'created' if staff_created else 'kept'} staff {staff.email} / {DEMO_STAFF['password']}",
+        f"{'created' if provider_user_created else 'kept'} provider user {provider_user.email} / "
+        f"{DEMO_PROVIDER_USER['password']} ({provider.name}, {provider.number}; provider area /provider/)",
     ]
+
+
+def _kept(model, lookup: dict, values: dict):
+    """The ``model`` row matching ``lookup``: created with ``values``, or brought back to them (saved only when
+    one of them differs)."""
+    row, _created = model.objects.get_or_create(**lookup, defaults=values)
+    changed = [name for name, value in values.items() if getattr(row, name) != value]
+    for name in changed:
+        setattr(row, name, values[name])
+    if changed:
+        row.save(update_fields=changed)
+    return row
+
+
+def _provider() -> Provider:
+    """The demo provider, active, with its approved courses valid around today."""
+    provider = _kept(Provider, {"number": DEMO_PROVIDER["number"]},
+                     {**{k: v for k, v in DEMO_PROVIDER.items() if k != "number"}, "active": True})
+    valid_from, valid_to = demo_course_window(clock.today())
+    for course in DEMO_COURSES:
+        _kept(Course, {"provider": provider, "number": course.number},
+              {"title": course.title, "format": "online", "cecs": Decimal(course.cecs), "valid_from": valid_from,
+               "valid_to": valid_to})
+    return provider
+
+
+def _provider_credit(provider: Provider, person: User, cycle: tuple[date, date], *, rebuilt: bool,
+                     today: date) -> Completion:
+    """``CASEY_COMPLETION`` posted for ``person`` through the provider API's service, once: a second seed finds it
+    a duplicate and changes nothing. When ``person``'s ledger was rebuilt (their credits deleted, the completion's
+    with them), the old completion goes too and the credit is posted again, dated in the new ``cycle``."""
+    if rebuilt:
+        Completion.objects.filter(provider=provider, external_id=CASEY_COMPLETION.external_id).delete()
+    [result] = completions_post(provider_id=provider.pk, via=Completion.Via.API, posted_by="demo", items=[
+        CompletionIn(member_id=person.member_id, last_name=person.last_name,
+                     course_number=CASEY_COMPLETION.course_number,
+                     completed_on=demo_earned_on(cycle, CASEY_COMPLETION.share, today=today),
+                     external_id=CASEY_COMPLETION.external_id)])
+    if result.status == "rejected":
+        raise RuntimeError(f"The demo's provider credit was refused: {result.errors}")
+    return result.completion
 
 
 def _person(login: dict, *, first_name: str, last_name: str, member_id: str, time_zone: str,
@@ -186,10 +281,8 @@ def _certifications(user: User, codes: tuple[str, ...], cycle: tuple[date, date]
         Cycle.objects.create(certification=certification, start=date(start.year - years, 1, 1),
                              end=start - timedelta(days=1), state=Cycle.State.RENEWED)
         Cycle.objects.create(certification=certification, start=start, end=end)
-    last = min(end, today - timedelta(days=1))
-    span = (last - start).days
     for credit in credits:
-        earned = start + timedelta(days=int(span * credit.share))
+        earned = demo_earned_on(cycle, credit.share, today=today)
         CECEntry.objects.create(
             user=user, course_name=credit.course_name, date_earned=earned,
             date_reported=min(earned + timedelta(days=3), today), units=Decimal(credit.units),
