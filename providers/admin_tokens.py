@@ -7,9 +7,14 @@ provider, dates and whether it is revoked; revoking cannot be undone.
 
 from django.contrib import admin, messages
 from rest_framework_api_key.admin import APIKeyModelAdmin
+from rest_framework_api_key.models import APIKey
 
 from .models import ProviderToken
 from .tokens import provider_token_issue
+
+# The library's own keys are not used (a token belongs to a provider: ProviderToken); no empty list in the admin.
+if admin.site.is_registered(APIKey):
+    admin.site.unregister(APIKey)
 
 
 @admin.register(ProviderToken)

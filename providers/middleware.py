@@ -1,7 +1,7 @@
 """Provider users stay in the provider area.
 
-A logged-in provider user (``ProviderMember``) asking for any page outside ``/provider/``, log-out, password change
-and static files is sent to ``/provider/``; logging in sends them there too. Whether the person is one is read once,
+A logged-in provider user (``ProviderMember``) asking for any page outside ``/provider/``, log-out, password change,
+the API's docs and static files is sent to ``/provider/``; logging in sends them there too. Whether the person is one is read once,
 when they log in, and kept in their session (``SESSION_KEY``: the provider's id, 0 for everyone else), so the pages
 certificants open read nothing more for it. A session from before that (no key) is looked up once and marked.
 """
@@ -46,7 +46,9 @@ class ProviderAreaMiddleware:
         self.get_response = get_response
         self.home = reverse("provider_home")
         self.login = reverse("login")
-        self.allowed = (self.home, reverse("logout"), reverse("password_change").rstrip("/"), settings.STATIC_URL)
+        # The API docs page too: a provider's developers read it (the API itself answers tokens, not sessions).
+        self.allowed = (self.home, reverse("logout"), reverse("password_change").rstrip("/"), settings.STATIC_URL,
+                        "/api/v1/")
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.user.is_authenticated and provider_id_of(request) and not request.path.startswith(self.allowed):

@@ -131,11 +131,17 @@ def test_anonymous_is_sent_to_log_in(client):
 # ---------------------------------------------------------------- the guard
 
 @pytest.mark.parametrize("path", ["/", "/dashboard/", "/cart/", "/accounts/profile/", "/accounts/email/",
-                                  "/staff/", "/healthz", "/api/v1/completions/"])
+                                  "/staff/", "/healthz"])
 def test_a_provider_user_is_sent_to_the_provider_area(provider_client, path):
     for method in ("get", "post"):
         response = getattr(provider_client, method)(path)
         assert (response.status_code, response["Location"]) == (302, "/provider/"), (method, path)
+
+
+def test_a_provider_user_may_read_the_api_docs_but_the_api_wants_a_token(provider_client):
+    assert provider_client.get("/api/v1/docs/").status_code == 200
+    response = provider_client.get("/api/v1/completions/")
+    assert (response.status_code, response["WWW-Authenticate"]) == (401, 'Bearer realm="MyACSM provider API"')
 
 
 def test_a_provider_user_may_change_their_password_and_log_out(provider_client, registrar):
