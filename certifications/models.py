@@ -1,3 +1,4 @@
+import secrets
 import uuid
 from decimal import Decimal
 
@@ -226,9 +227,27 @@ def certificate_file_name(instance, filename: str) -> str:
     return f"certificates/{instance.number}.pdf"
 
 
+def new_verify_code() -> str:
+    """An unguessable code for a certificate's public verify page: 16 URL-safe characters (96 random bits), unlike
+    the certificate number, which is sequential."""
+    return secrets.token_urlsafe(12)
+
+
 class Certificate(models.Model):
     """The certificate issued when a certification is renewed, for the cycle it opens. Voided (never deleted) when
-    that renewal is undone: a void certificate is no longer offered for download."""
+    that renewal is undone: a void certificate is no longer offered for download.
+
+    ``status`` is what anyone verifying it is told; it moves only through ``certificate_status.certificate_transition``
+    (locked, logged in ``CertificateLog``): by the clock (Active, then Expired in the grace period, then Lapsed, or
+    Renewed once a newer certificate carries the certification on), and by staff (Suspended, Reinstated, Revoked)."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        GRACE = "grace", "Expired (grace period)"
+        LAPSED = "lapsed", "Lapsed"
+        SUSPENDED = "suspended", "Suspended"
+        REVOKED = "revoked", "Revoked"
+        RENEWED = "renewed", "Renewed (replaced by a newer certificate)"
 
     certification = models.ForeignKey(Certification, on_delete=models.CASCADE, related_name="certificates")
     cycle = models.OneToOneField(Cycle, on_delete=models.PROTECT, related_name="certificate")
@@ -242,9 +261,15 @@ class Certificate(models.Model):
     rendered_at = models.DateTimeField(null=True, blank=True)
     voided_at = models.DateTimeField(null=True, blank=True)
     void_reason = models.CharField(max_length=300, blank=True)
+    verify_code = models.CharField(max_length=32, unique=True, default=new_verify_code, editable=False,
+                                   help_text="The code of its public verify page (/verify/<code>/).")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    status_reason = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering = ["-issued_on", "-id"]
+        indexes = [models.Index(fields=["status", "valid_through"], name="certificate_by_status")]
         constraints = [
             models.CheckConstraint(condition=Q(voided_at__isnull=True) | ~Q(void_reason=""),
                                    name="certificate_void_has_reason"),
@@ -256,3 +281,20 @@ class Certificate(models.Model):
     @property
     def is_void(self) -> bool:
         return self.voided_at is not None
+
+
+class CertificateLog(models.Model):
+    """One move of a certificate's status: from, to, who ("staff:3", "scheduler", "audit"), why, and when."""
+
+    certificate = models.ForeignKey(Certificate, on_delete=models.CASCADE, related_name="log")
+    from_status = models.CharField(max_length=10, choices=Certificate.Status.choices)
+    to_status = models.CharField(max_length=10, choices=Certificate.Status.choices)
+    actor = models.CharField(max_length=100)
+    reason = models.CharField(max_length=500, blank=True)
+    at = models.DateTimeField(default=clock.now, editable=False)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self):
+        return f"{self.certificate.number}: {self.from_status} → {self.to_status}"
