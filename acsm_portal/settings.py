@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # the API docs page's assets, served locally
     "providers",
+    "verification",
 ]
 
 MIDDLEWARE = [
@@ -292,6 +293,13 @@ SPECTACULAR_SETTINGS = {
 }
 # Requests a minute one provider token may make to the API.
 PROVIDER_API_RATE = env.str("PROVIDER_API_RATE", default="120/min")
+
+# The certifying body's signing key and certificate (PEM files): certificate PDFs are signed with them (PAdES) and
+# Open Badges credentials (VC-JWT, ES256). Development and tests make their own: manage.py signing_keys_create.
+SIGNING_KEY_FILE = env.path("SIGNING_KEY_FILE", default=VAR_DIR / "signing" / "key.pem")
+SIGNING_CERT_FILE = env.path("SIGNING_CERT_FILE", default=VAR_DIR / "signing" / "cert.pem")
+# Public verification pages: requests a minute one address may make.
+VERIFY_RATE = env.str("VERIFY_RATE", default="30/m")
 
 # Where the lapsed write to apply for reinstatement (reminder emails name it).
 CERTIFICATION_CONTACT_EMAIL = env.str("CERTIFICATION_CONTACT_EMAIL", default="certification@certification.example.org")

@@ -23,5 +23,6 @@ urlpatterns = [
     path("", include("audits.urls")),
     path("provider/", include("providers.urls")),
     path("api/v1/", include("providers.api_urls")),
+    path("", include("verification.urls")),
     path("staff/", admin.site.urls),
 ]

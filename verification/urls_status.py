@@ -1,0 +1,3 @@
+"""URLs of the verification app (filled by its module)."""
+
+urlpatterns = []
