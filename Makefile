@@ -37,6 +37,13 @@ services:
 bench: install services
 	$(PY) scripts/bench_pages.py $(BENCH_ARGS)
 
+## The reminders benchmark: one reminders run over 100,000 certificants in acsm_bench_reminders, dry and real (rolled
+## back), against reading the people alone; time, peak memory and SQL per batch (BENCH_ARGS: see
+## scripts/bench_reminders.py, e.g. BENCH_ARGS="--profile").
+.PHONY: bench-reminders
+bench-reminders: install services
+	$(PY) scripts/bench_reminders.py $(BENCH_ARGS)
+
 ## A Celery worker against Redis (set CELERY_BROKER_URL and DATABASE_URL first).
 worker: install
 	$(VENV)/bin/celery -A acsm_portal worker -l info -c 2
