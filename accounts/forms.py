@@ -39,3 +39,14 @@ class EmailPreferencesForm(forms.Form):
         help_text="Before your cycle ends, before your CPR/AED card expires, during the grace period and after a "
                   "lapse.",
     )
+
+
+class FindListingForm(forms.Form):
+    """Whether the person is listed in Find a certified professional, on their profile page (off by default)."""
+
+    listed = forms.BooleanField(
+        label="List me in Find a certified professional", required=False,
+        help_text="Anyone who searches by your exact last name (and, if they choose, your state) then sees your name, "
+                  "your certifications and their status, and your city and state. Never your email, address or "
+                  "member ID.",
+    )

@@ -99,6 +99,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     reminders_changed_at = models.DateTimeField(
         null=True, blank=True, editable=False, help_text="When the person last turned reminders on or off.",
     )
+    listed_in_find_a_pro = models.BooleanField(
+        "listed in Find a certified professional", default=False,
+        help_text="Whether the public search at /find/ may show the person (name, certifications, city and state, "
+                  "status) to someone who types their exact last name. Off unless the person turns it on.",
+    )
 
     objects = UserManager()
 

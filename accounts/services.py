@@ -241,3 +241,20 @@ def email_preferences_update(*, user_id: int, reminders: bool, how: str) -> bool
         person.save(update_fields=["reminders_enabled", "reminders_changed_at"])
     log.info("Reminder emails of user %s turned %s (%s)", user_id, "on" if reminders else "off", how)
     return True
+
+
+def person_find_listing_set(*, user_id: int, listed: bool) -> bool:
+    """List user ``user_id`` in Find a certified professional (``listed`` true) or take them out of it: their
+    choice on their profile page. Under the row lock; setting the value it already has changes nothing and returns
+    ``False``, otherwise ``listed_in_find_a_pro`` is saved, logged, and ``True`` returned. Raises ``AccountError``
+    when there is no such user."""
+    with transaction.atomic():
+        person = User.objects.select_for_update().filter(pk=user_id).first()
+        if person is None:
+            raise AccountError("There is no such account.")
+        if person.listed_in_find_a_pro == listed:
+            return False
+        person.listed_in_find_a_pro = listed
+        person.save(update_fields=["listed_in_find_a_pro"])
+    log.info("User %s %s Find a certified professional", user_id, "joined" if listed else "left")
+    return True

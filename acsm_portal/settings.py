@@ -255,6 +255,10 @@ CELERY_BEAT_SCHEDULE = {
     # their time), and a run that missed its hour is caught up at the next (providers/digest.py).
     "send-provider-credit-digests": {"task": "providers.tasks.provider_credit_digests_queue_task",
                                      "schedule": crontab(minute=7), "options": {"expires": 60 * 60}},
+    # Hourly: certificates move by their dates (Active, grace, Lapsed, Renewed) on each holder's date in their zone,
+    # within the hour after their midnight (certifications/certificate_status.py).
+    "refresh-certificate-statuses": {"task": "certifications.tasks.certificates_status_refresh_task",
+                                     "schedule": crontab(minute=12), "options": {"expires": 60 * 60}},
 }
 if PRODUCTION and CELERY_TASK_ALWAYS_EAGER:
     raise ImproperlyConfigured("Production needs CELERY_BROKER_URL (Redis).")

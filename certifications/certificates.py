@@ -6,7 +6,7 @@ lost on the way is queued again by the sweeper (``certificates_unrendered_requeu
 
 import logging
 import secrets
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
@@ -15,6 +15,7 @@ from django.template.loader import render_to_string
 from acsm_portal import clock, jobs
 from acsm_portal.pdf import pdf_fitted
 
+from .certificate_status import certificate_transition, certification_certificates_refresh
 from .models import Certificate, Cycle, certificate_file_name
 from .tasks import certificate_render_task
 
@@ -51,8 +52,26 @@ def certificate_issue(*, cycle: Cycle, today: date) -> Certificate:
             if attempt == NUMBER_ATTEMPTS - 1 or not Certificate.objects.filter(number=certificate.number).exists():
                 raise
             log.warning("Certificate number %s was taken; drawing another", certificate.number)
+    certification_certificates_refresh(certification_id=certification.pk, actor="renewal")  # the one it replaces
     jobs.queue_after_commit(certificate_render_task, certificate.pk)
     return certificate
+
+
+def certificate_void(*, cycle: Cycle, actor: str, reason: str, at: datetime) -> list[int]:
+    """Void the certificate of ``cycle`` (the renewal that opened the cycle was undone: a refund), at ``at`` for
+    ``reason`` (kept as ``void_reason``, at most 300 characters): no longer offered for download, and Revoked for
+    anyone verifying it, with that reason, logged with ``actor``; the certificate it had replaced returns to the
+    status its dates give. The holder is not emailed here (the refund's email says it). Voiding twice is a no-op.
+    Returns the ids of the certificates voided now (none or one)."""
+    reason = (reason or "Renewal undone")[:300]
+    voided = list(Certificate.objects.filter(cycle=cycle, voided_at__isnull=True).values_list("pk", flat=True))
+    Certificate.objects.filter(pk__in=voided).update(voided_at=at, void_reason=reason)
+    for certificate_id in voided:
+        certificate_transition(certificate_id=certificate_id, to=Certificate.Status.REVOKED, actor=actor,
+                               reason=reason, email_holder=False)
+    if voided:
+        certification_certificates_refresh(certification_id=cycle.certification_id, actor=actor)
+    return voided
 
 
 def _new_certificate_number(cycle: Cycle) -> str:

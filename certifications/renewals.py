@@ -14,7 +14,7 @@ from acsm_portal import clock
 from acsm_portal.errors import ServiceError
 
 from . import rules
-from .certificates import certificate_issue
+from .certificates import certificate_issue, certificate_void
 from .models import Certificate, CprUpload, Cycle, CycleLog
 
 log = logging.getLogger(__name__)
@@ -207,8 +207,7 @@ def certification_renewal_undo(*, cycle_id: int, opened_id: int, actor: str, rea
                      note=note, at=now),
         ])
         moved = CprUpload.objects.filter(cycle=opened).update(cycle=cycle)
-        Certificate.objects.filter(cycle=opened, voided_at__isnull=True).update(
-            voided_at=now, void_reason=(reason or "Renewal undone")[:300])
+        certificate_void(cycle=opened, actor=actor, reason=reason, at=now)
         log.info("%s undid the renewal of cycle %s (certification %s): cycle %s undone, certificate %s voided, "
                  "%s CPR card(s) moved back", actor, cycle.pk, certification_id, opened.pk,
                  renewal.certificate_number or "none", moved)

@@ -1,7 +1,9 @@
 """Suspending a certification (a failed audit) and reinstating it.
 
-A suspended certification's tile says "Suspended" and offers no RENEW, and its certificate is marked suspended.
-Both moves lock the certification, log in ``CertificationLog`` and treat a repeat as a no-op.
+A suspended certification's tile says "Suspended" and offers no RENEW, and its certificate is marked suspended: its
+current certificate's status is Suspended too, and reinstating the certification reinstates it
+(``certificate_status.certification_certificate_move``). Both moves lock the certification, log in
+``CertificationLog`` and treat a repeat as a no-op.
 """
 
 from dataclasses import dataclass
@@ -11,7 +13,8 @@ from django.db import transaction
 from acsm_portal import clock
 from acsm_portal.errors import ServiceError
 
-from .models import Certification, CertificationLog
+from .certificate_status import REINSTATE, certification_certificate_move
+from .models import Certificate, Certification, CertificationLog
 
 MAX_REASON_LENGTH = 500
 
@@ -54,6 +57,8 @@ def certification_suspend(*, certification_id: int, actor: str, reason: str) -> 
         certification.save(update_fields=["suspended_at", "suspended_reason"])
         CertificationLog.objects.create(certification=certification, action=CertificationLog.Action.SUSPENDED,
                                         actor=actor[:100], note=reason, at=certification.suspended_at)
+        certification_certificate_move(certification_id=certification.pk, to=Certificate.Status.SUSPENDED,
+                                       actor=actor, reason=reason)
     return Suspension(certification, suspended=True, acted=True)
 
 
@@ -70,4 +75,5 @@ def certification_reinstate(*, certification_id: int, actor: str, reason: str) -
         certification.save(update_fields=["suspended_at", "suspended_reason"])
         CertificationLog.objects.create(certification=certification, action=CertificationLog.Action.REINSTATED,
                                         actor=actor[:100], note=reason)
+        certification_certificate_move(certification_id=certification.pk, to=REINSTATE, actor=actor, reason=reason)
     return Suspension(certification, suspended=False, acted=True)

@@ -36,3 +36,23 @@ def cpr_drafts_abandoned_remove_task() -> list[int]:
     from .cpr.services import cpr_drafts_abandoned_remove
 
     return cpr_drafts_abandoned_remove()
+
+
+@shared_task(bind=True, acks_late=True, autoretry_for=(OSError, SMTPException), retry_backoff=True,
+             retry_backoff_max=RETRY_BACKOFF_MAX, max_retries=MAX_RETRIES)
+def certificate_status_email_task(self, log_id: int) -> str:
+    """Email the holder about staff's move ``log_id`` of their certificate's status (a ``CertificateLog``:
+    suspended, reinstated, revoked), queued once when the move commits
+    (``certificate_status.certificate_status_email_send``); returns its outcome."""
+    from .certificate_status import certificate_status_email_send
+
+    return certificate_status_email_send(log_id=log_id)
+
+
+@shared_task(acks_late=True)
+def certificates_status_refresh_task() -> dict[str, list[int]]:
+    """Hourly (``CELERY_BEAT_SCHEDULE``): move each certificate to the status its dates give on its holder's date
+    (``certificate_status.certificates_status_refresh``); returns the ids moved by new status. Safe to run twice."""
+    from .certificate_status import certificates_status_refresh
+
+    return certificates_status_refresh()

@@ -123,8 +123,8 @@ class TestAdmin:
         html = client.get(url).content.decode()
         headers = [re.sub(r"<[^>]+>", "", h).strip()
                    for h in re.findall(r'<th scope="col"[^>]*>(.*?)</th>', html.split('id="result_list"')[1], re.S)]
-        assert headers == ["Number", "Holder name", "Certification name", "Issued on", "Valid through", "Created at",
-                           "Rendered at"]
+        assert headers == ["Number", "Holder name", "Certification name", "Issued on", "Valid through", "Status",
+                           "Created at", "Rendered at"]
         assert renewed.number in html
         assert client.get(url + "?rendered_at__isnull=True").content.decode().count(renewed.number) == 1
         certificate_render(certificate_id=renewed.pk)

@@ -32,6 +32,11 @@ PUBLIC = frozenset({
     "api:completion",
     "api:schema",
     "api:docs",
+    # A certificate's public status page (found by its unguessable code), the search for one by number and last
+    # name, and Find a certified professional (people who opted in): read-only GET pages, throttled per address.
+    "verify",
+    "verify_search",
+    "find_a_pro",
 })
 
 SAMPLE_BY_CONVERTER = {
