@@ -35,6 +35,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed, NotFound, PermissionDenied, ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -124,6 +125,13 @@ class LenientJSONParser(JSONParser):
     message (``cecs``) rather than the whole request."""
 
     strict = False
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        """As JSON's, but a body nested too deep for the parser (``[[[[…``) is a 400 like any malformed one."""
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError("JSON parse error - nested too deeply.") from None
 
 
 # Serializers ---------------------------------------------------------------------------------------------------

@@ -262,5 +262,14 @@ def rejected_rows_csv(*, columns: tuple[str, ...], rows: list[tuple[int, list[st
     writer = csv.writer(out)
     writer.writerow([*columns, *REPORT_COLUMNS])
     for line, cells, reason in rows:
-        writer.writerow([*cells, line, reason])
+        writer.writerow([*map(spreadsheet_safe, cells), line, spreadsheet_safe(reason)])
     return out.getvalue()
+
+
+# Cell openings a spreadsheet would run as a formula (OWASP "CSV injection").
+FORMULA_OPENINGS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """``cell`` as a spreadsheet shows it as text: one that opens like a formula gets a leading apostrophe."""
+    return f"'{cell}" if isinstance(cell, str) and cell.startswith(FORMULA_OPENINGS) else cell

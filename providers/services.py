@@ -13,6 +13,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
+from django.apps import apps
 from django.db import transaction
 
 from acsm_portal import clock
@@ -69,6 +70,8 @@ def _check(item: CompletionIn, *, course: Course | None, person, latest: date) -
         errors["external_id"] = "An external ID is required."
     elif len(item.external_id.strip()) > EXTERNAL_ID_MAX:
         errors["external_id"] = f"An external ID is at most {EXTERNAL_ID_MAX} characters."
+    elif not item.external_id.strip().isprintable():
+        errors["external_id"] = "An external ID may not hold line breaks, tabs or other control characters."
     if course is None:
         errors["course_number"] = "Not an approved course of this provider."
     else:
@@ -106,11 +109,18 @@ def completions_post(*, provider_id: int, items: list[CompletionIn], via: str, p
             raise ProviderError("This provider may not post completions.")
         courses = {c.number: c for c in Course.objects.filter(
             provider=provider, number__in={i.course_number.strip() for i in items})}
-        people = {}
-        for person in User.objects.filter(member_id__in={i.member_id.strip() for i in items}, is_active=True):
-            people[person.member_id] = person
+        # Certificants only: not staff, nor a provider's own people.
+        people = {person.member_id: person for person in User.objects.filter(
+            member_id__in={i.member_id.strip() for i in items}, is_active=True, is_staff=False,
+            provider_member__isnull=True)}
         known = {c.external_id: c for c in Completion.objects.filter(
-            provider=provider, external_id__in={i.external_id.strip() for i in items}).select_related("course")}
+            provider=provider, external_id__in={i.external_id.strip() for i in items
+                                                if i.external_id.strip().isprintable()}).select_related("course")}
+        # The same course completed by the same person on the same day, posted before under another external ID
+        # (an LMS that makes a new ID on a retry, a roster exported again): the first one stands.
+        done = {(c.user_id, c.course_id, c.completed_on): c for c in Completion.objects.filter(
+            provider=provider, state=Completion.State.ACCEPTED, user__in=list(people.values()),
+            course__in=list(courses.values())).select_related("course")}
         results, fresh, seen = [], [], {}
         for index, item in enumerate(items):
             external_id = item.external_id.strip()
@@ -129,10 +139,17 @@ def completions_post(*, provider_id: int, items: list[CompletionIn], via: str, p
             if errors:
                 results.append(ItemResult(index, external_id, "rejected", errors=errors))
                 continue
+            same = done.get((person.pk, course.pk, item.completed_on))
+            if same is not None:
+                results.append(ItemResult(index, external_id, "rejected", errors={"external_id": (
+                    f"This certificant's completion of {course.number} on {item.completed_on:%-m/%-d/%Y} was posted "
+                    f"already, as {same.external_id}.")}))
+                continue
             seen[external_id] = index
             result = ItemResult(index, external_id, "accepted")
             results.append(result)
             fresh.append((result, item, course, person))
+            done[person.pk, course.pk, item.completed_on] = Completion(external_id=external_id)
         entries = CECEntry.objects.bulk_create([
             CECEntry(user=person, date_earned=item.completed_on, date_reported=clock.today_for(person),
                      units=item.cecs or course.cecs, credit_type=CreditType.CEC, cecs=item.cecs or course.cecs,
@@ -155,6 +172,13 @@ def completions_post(*, provider_id: int, items: list[CompletionIn], via: str, p
     return results
 
 
+def _in_an_audit(cec_entry_id: int) -> bool:
+    """Whether credit ``cec_entry_id`` is part of an audit that is not canceled: taking it away would leave the
+    audit's verdict resting on a credit that is gone. (Looked up by name: the audits app builds on this one.)"""
+    AuditCredit = apps.get_model("audits", "AuditCredit")
+    return AuditCredit.objects.filter(cec_entry_id=cec_entry_id).exclude(audit__state="canceled").exists()
+
+
 def completion_retract(*, provider_id: int, external_id: str, reason: str, by: str) -> Completion:
     """Retract provider ``provider_id``'s completion ``external_id`` within ``rules.RETRACT_DAYS`` days of posting:
     its credit leaves the certificant's ledger and totals; the completion stays, retracted, with ``reason`` (the
@@ -172,6 +196,9 @@ def completion_retract(*, provider_id: int, external_id: str, reason: str, by: s
             return completion
         if not reason:
             raise ProviderError("Give the reason for the retraction.", field="reason")
+        if completion.cec_entry_id is not None and _in_an_audit(completion.cec_entry_id):
+            raise ProviderError("This credit is part of an audit of the certificant's renewal, so it cannot be "
+                                "retracted here. Contact the certification department.")
         if len(reason) > 500:
             raise ProviderError("The reason is at most 500 characters.", field="reason")
         now = clock.now()

@@ -30,8 +30,9 @@ pytestmark = pytest.mark.django_db
 PATIENCE = 30  # seconds a thread waits for the other at most; never reached when the code is right
 BY = "token Test"
 # completions_post's queries whatever the number of items: the savepoint and its release, the provider locked,
-# its courses, the certificants named, the external IDs known, the credits inserted, the completions inserted.
-POST_QUERIES = 8
+# its courses, the certificants named, the external IDs known, the same courses completed before, the credits
+# inserted, the completions inserted.
+POST_QUERIES = 9
 
 
 # ---------------------------------------------------------------- helpers
@@ -231,6 +232,33 @@ def test_a_batch_holds_1000_items_and_a_roster_10000(provider, course, day):
 
 # ---------------------------------------------------------------- duplicates and retries
 
+def test_the_same_completion_under_a_new_external_id_is_refused(provider, course, day):
+    """An LMS that makes a new ID on each retry, a roster exported again with new IDs: the first one stands."""
+    casey = UserFactory()
+    first = post(provider, [item(casey, course, day, "LMS-1")])[0].completion
+    again = post(provider, [item(casey, course, day, "LMS-2"), item(casey, course, day + timedelta(days=1), "LMS-3")])
+    assert outcomes(again) == [
+        (0, "LMS-2", "rejected", {"external_id": f"This certificant's completion of {course.number} on "
+                                                 f"{day:%-m/%-d/%Y} was posted already, as LMS-1."}),
+        (1, "LMS-3", "accepted", {}),
+    ]
+    assert list(Completion.objects.order_by("pk").values_list("external_id", flat=True)) == ["LMS-1", "LMS-3"]
+    assert first.cec_entry.cecs == course.cecs
+
+
+def test_staff_and_a_provider_s_own_people_are_not_certificants_to_post_for(provider, course, day):
+    staff = UserFactory(is_staff=True)
+    results = post(provider, [item(staff, course, day, "S-1")])
+    assert outcomes(results) == [(0, "S-1", "rejected", {"member_id": NO_MATCH})]
+
+
+@pytest.mark.parametrize("external_id", ["line\nbreak", "tab\there", "nul\x00"])
+def test_an_external_id_with_control_characters_is_refused(provider, course, day, external_id):
+    results = post(provider, [item(UserFactory(), course, day, external_id)])
+    assert results[0].errors == {
+        "external_id": "An external ID may not hold line breaks, tabs or other control characters."}
+
+
 def test_an_external_id_repeated_in_a_batch_is_taken_once(provider, course, day):
     casey, riley = UserFactory(), UserFactory()
     results = post(provider, [
@@ -247,11 +275,13 @@ def test_an_external_id_repeated_in_a_batch_is_taken_once(provider, course, day)
         (2, "X-2", "accepted", {}),
         (3, "X-1", "rejected", {"external_id": "Repeats the external ID of item 1."}),
         (4, "X-3", "rejected", {"member_id": NO_MATCH}),
-        (5, "X-3", "accepted", {}),
+        # Riley's completion of the course that day, already posted as X-2: the same completion under another ID.
+        (5, "X-3", "rejected", {"external_id": f"This certificant's completion of {course.number} on "
+                                              f"{day:%-m/%-d/%Y} was posted already, as X-2."}),
     ]
     assert list(Completion.objects.order_by("external_id").values_list("external_id", "user_id")) == [
-        ("X-1", casey.pk), ("X-2", riley.pk), ("X-3", riley.pk)]
-    assert CECEntry.objects.count() == 3
+        ("X-1", casey.pk), ("X-2", riley.pk)]
+    assert CECEntry.objects.count() == 2
 
 
 def test_a_retry_returns_the_first_completion_and_changes_nothing(provider, course, day):
@@ -438,9 +468,10 @@ def test_a_batch_takes_the_same_queries_for_10_items_as_for_1000(provider, cours
         User(email=f"bulk{n}@example.com", first_name="Bulk", last_name=f"Person{n}", member_id=f"{300000 + n}",
              password=password) for n in range(1000)])
     other = course_of(provider, "AOL-102", cecs="3.50")
-    few = [item(p, course, day, f"F-{n}") for n, p in enumerate(people[:10])]
+    before = day - timedelta(days=1)  # the ten completed the course the day before: no repeat of the same completion
+    few = [item(p, course, before, f"F-{n}") for n, p in enumerate(people[:10])]
     many = [item(p, other if n % 2 else course, day, f"M-{n}") for n, p in enumerate(people)]
-    many[7] = item(people[7], course, day, "F-3")  # posted before: a duplicate
+    many[7] = item(people[7], course, before, "F-3")  # posted before: a duplicate
     many[8] = item(people[8], course, day, "M-9-bad", last_name="Wrong")  # rejected
     with CaptureQueriesContext(connections["default"]) as ten:
         assert {r.status for r in post(provider, few)} == {"accepted"}

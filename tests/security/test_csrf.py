@@ -16,7 +16,7 @@ from tests.security.urlconf import PUBLIC, endpoints
 
 CSRF_EXEMPT = {"stripe_webhook", "email_unsubscribe"}
 # DRF's views are csrf_exempt: the API's views take a token a browser never sends by itself, never a session.
-API = {"api:completions", "api:completion", "api:schema", "api:docs"}
+API = {"api:completions", "api:completions_without_slash", "api:completion", "api:schema", "api:docs"}
 CSRF_EXEMPT |= API
 ENDPOINTS = endpoints()
 
@@ -55,7 +55,7 @@ def test_the_webhook_the_one_click_unsubscribe_and_the_api_are_the_only_exceptio
     assert response.status_code == 400
     response = strict_client.post(exempt["email_unsubscribe"].url(), {"List-Unsubscribe": "One-Click"})
     assert response.status_code == 404
-    for name in ("api:completions", "api:completion"):
+    for name in ("api:completions", "api:completions_without_slash", "api:completion"):
         response = strict_client.post(exempt[name].url(), b"{}", content_type="application/json")
         assert (response.status_code, response.json()) == (401, {
             "detail": "Authentication credentials were not provided."}), name

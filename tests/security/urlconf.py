@@ -29,14 +29,22 @@ PUBLIC = frozenset({
     # session, so they answer 401 JSON rather than a redirect (tests/providers/test_api_security.py); the schema
     # and its docs page describe the API and hold no data.
     "api:completions",
+    "api:completions_without_slash",
     "api:completion",
     "api:schema",
     "api:docs",
+    # The page that checks an uploaded certificate PDF's signature (POST throttled per address).
+    "verify_document",
     # A certificate's public status page (found by its unguessable code), the search for one by number and last
     # name, and Find a certified professional (people who opted in): read-only GET pages, throttled per address.
     "verify",
     "verify_search",
     "find_a_pro",
+    # Open Badges: the issuer's public key, a credential's live status and the page that checks a credential.
+    "did_document",
+    "issuer_jwks",
+    "credential_status",
+    "verify_credential",
 })
 
 SAMPLE_BY_CONVERTER = {
