@@ -31,6 +31,7 @@ system:
 
 services:
 	scripts/ensure-services.sh
+	scripts/ensure-s3.sh
 
 ## The page benchmark: the floor and each hot page side by side on one gunicorn, one table (needs wrk;
 ## BENCH_ARGS: see scripts/bench_pages.py, e.g. BENCH_ARGS="--pages dashboard-60 --explain").

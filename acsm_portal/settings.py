@@ -165,15 +165,65 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=VAR_DIR / "static")
 STATICFILES_DIRS = [BASE_DIR / "static"]
-# Uploaded documents live under a private root, outside static files, with no
-# public URL: they are served only through views that check owner or staff.
-# Set FILE_STORAGE_BACKEND/FILE_STORAGE_OPTIONS for an S3-compatible store.
+# Uploaded documents (CPR/AED card files, audit proof, certificate PDFs, their previews) live in the default
+# storage, outside static files, with no public URL: they are served only through views that check owner or staff.
+# Embedded default: the local file system under PRIVATE_MEDIA_ROOT (one machine). With S3_BUCKET set: a private
+# bucket of an S3-compatible store (AWS S3, SeaweedFS, MinIO …) through django-storages, which every web node and
+# worker share (docs/deploy.md). FILE_STORAGE_BACKEND/FILE_STORAGE_OPTIONS (JSON) name any other Django storage.
 PRIVATE_MEDIA_ROOT = env.path("PRIVATE_MEDIA_ROOT", default=VAR_DIR / "private")
-STORAGES = {
-    "default": {
+S3_BUCKET = env.str("S3_BUCKET", default="")
+S3_ENDPOINT_URL = env.str("S3_ENDPOINT_URL", default="")  # empty for AWS S3 itself
+S3_REGION = env.str("S3_REGION", default="us-east-1")
+# Empty keys leave boto3 to find its own (an instance or task role, AWS_* variables, ~/.aws).
+S3_ACCESS_KEY_ID = env.str("S3_ACCESS_KEY_ID", default="")
+S3_SECRET_ACCESS_KEY = env.str("S3_SECRET_ACCESS_KEY", default="")
+# "path" (the bucket in the URL's path: SeaweedFS, MinIO, an endpoint on a bare host name), "virtual" (bucket.host)
+# or "auto" (botocore's choice, for AWS S3).
+S3_ADDRESSING_STYLE = env.str("S3_ADDRESSING_STYLE", default="path" if S3_ENDPOINT_URL else "auto")
+# Downloads: streamed by the portal from the bucket (default), or, when true, a redirect to a presigned URL
+# valid for S3_URL_EXPIRE seconds that forces an attachment, so the file's bytes skip the web node.
+S3_REDIRECT_DOWNLOADS = env.bool("S3_REDIRECT_DOWNLOADS", default=False)
+# The endpoint browsers reach for those presigned URLs, when the portal reaches the store at an inner address
+# (docker-compose: http://s3:8333 inside, http://localhost:8333 outside); empty: S3_ENDPOINT_URL.
+S3_PUBLIC_ENDPOINT_URL = env.str("S3_PUBLIC_ENDPOINT_URL", default="")
+S3_URL_EXPIRE = 300  # seconds a presigned download URL is valid
+if S3_REDIRECT_DOWNLOADS and not S3_BUCKET:
+    raise ImproperlyConfigured("S3_REDIRECT_DOWNLOADS needs S3_BUCKET: it redirects downloads to the bucket.")
+if PRODUCTION and S3_BUCKET and S3_ENDPOINT_URL and not (S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY):
+    raise ImproperlyConfigured("Production with S3_ENDPOINT_URL needs S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY "
+                               "(a store that takes requests without keys serves the documents to anyone).")
+if S3_BUCKET:
+    from botocore.config import Config as _S3ClientConfig
+
+    _DOCUMENT_STORAGE = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": S3_BUCKET,
+            "endpoint_url": S3_ENDPOINT_URL or None,
+            "region_name": S3_REGION,
+            "access_key": S3_ACCESS_KEY_ID or None,
+            "secret_key": S3_SECRET_ACCESS_KEY or None,
+            "default_acl": None,  # no ACL granted: objects stay as private as the bucket
+            "querystring_auth": True,  # any URL made for an object is signed ...
+            "querystring_expire": S3_URL_EXPIRE,  # ... and short-lived
+            # Stored names are random (CPR files, audit proof) or fixed on purpose (certificates/<number>.pdf,
+            # rendered again after a failed attempt; previews): a save replaces, never renames.
+            "file_overwrite": True,
+            # A stored file opened for reading is held in memory up to this size, then in an unnamed temp file.
+            "max_memory_size": 2_621_440,
+            "client_config": _S3ClientConfig(
+                signature_version="s3v4", s3={"addressing_style": S3_ADDRESSING_STYLE},
+                connect_timeout=5, read_timeout=30, retries={"mode": "standard", "max_attempts": 3},
+            ),
+        },
+    }
+else:
+    _DOCUMENT_STORAGE = {
         "BACKEND": env.str("FILE_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage"),
         "OPTIONS": env.json("FILE_STORAGE_OPTIONS", default={"location": str(PRIVATE_MEDIA_ROOT)}),
-    },
+    }
+STORAGES = {
+    "default": _DOCUMENT_STORAGE,
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if env.bool("STATIC_MANIFEST", default=PRODUCTION)

@@ -13,4 +13,4 @@ def test_docker_compose_file_is_valid():
 def test_docker_compose_has_the_production_stack():
     result = subprocess.run(["docker-compose", "-f", "docker-compose.yml", "config", "--services"], cwd=ROOT,
                             capture_output=True, text=True, timeout=60)
-    assert sorted(result.stdout.split()) == ["beat", "postgres", "redis", "web", "worker"]
+    assert sorted(result.stdout.split()) == ["beat", "postgres", "redis", "s3", "web", "worker"]
