@@ -18,6 +18,7 @@ install: $(STAMP)
 demo: install
 	mkdir -p var
 	$(PY) manage.py migrate --noinput
+	test -e "$${SIGNING_KEY_FILE:-var/signing/key.pem}" || $(PY) manage.py signing_keys_create
 	$(PY) manage.py seed_demo
 	@echo "Log in at http://127.0.0.1:8000 as casey@example.com / recert-demo-2025"
 	scripts/run-demo.sh

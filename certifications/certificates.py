@@ -8,12 +8,15 @@ import logging
 import secrets
 from datetime import date, datetime, timedelta
 
+import segno
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 
 from acsm_portal import clock, jobs
 from acsm_portal.pdf import pdf_fitted
+from acsm_portal.signing import pdf_sign
 
 from .certificate_status import certificate_transition, certification_certificates_refresh
 from .models import Certificate, Cycle, certificate_file_name
@@ -83,18 +86,35 @@ def _new_certificate_number(cycle: Cycle) -> str:
 CERTIFICATE_FITS = range(5)
 
 
+def certificate_verify_url(certificate: Certificate) -> str:
+    """The absolute address of the certificate's public verify page: ``PORTAL_BASE_URL`` + ``/verify/<code>/``
+    (its unguessable ``verify_code``, never its number)."""
+    return "".join(_verify_address(certificate))
+
+
+def _verify_address(certificate: Certificate) -> tuple[str, str]:
+    return settings.PORTAL_BASE_URL.rstrip("/"), f"/verify/{certificate.verify_code}/"
+
+
 def certificate_pdf(*, certificate: Certificate, suspended_on: date | None = None) -> bytes:
-    """The certificate as PDF bytes: one landscape US Letter page, its type as large as lets the names fit.
-    A long holder or certification name is set smaller and wrapped, never cut (see the template). With
-    ``suspended_on`` (the certification is suspended since that day), every page is marked SUSPENDED."""
-    context = {"c": certificate, "suspended_on": suspended_on}
-    return pdf_fitted(render_to_string("certifications/certificate_pdf.html", {**context, "fit": fit})
-                      for fit in CERTIFICATE_FITS)
+    """The certificate as PDF bytes, signed by the certifying body (``acsm_portal.signing.pdf_sign``): one
+    landscape US Letter page, its type as large as lets the names fit, with a QR code of its verify page's address
+    (``certificate_verify_url``) and that address printed under it. A long holder or certification name is set
+    smaller and wrapped, never cut (see the template). With ``suspended_on`` (the certification is suspended since
+    that day), every page is marked SUSPENDED. Raises ``ImproperlyConfigured`` when the signing key is missing."""
+    base, path = _verify_address(certificate)
+    verify_url = base + path
+    qr = segno.make(verify_url, error="m").svg_data_uri(border=4, omitsize=True, svgclass=None, lineclass=None)
+    context = {"c": certificate, "suspended_on": suspended_on, "verify_url": verify_url, "verify_base": base,
+               "verify_path": path, "qr": qr}
+    return pdf_sign(pdf_fitted(render_to_string("certifications/certificate_pdf.html", {**context, "fit": fit})
+                               for fit in CERTIFICATE_FITS))
 
 
 def certificate_render(*, certificate_id: int) -> Certificate:
-    """Render certificate ``certificate_id``'s PDF and store it at its fixed name
-    (``certificates/<number>.pdf``) unless it is there already; returns the certificate.
+    """Render certificate ``certificate_id``'s PDF (signed: ``certificate_pdf``) and store it at its fixed name
+    (``certificates/<number>.pdf``) unless it is there already; returns the certificate. The download serves
+    that stored, signed file.
 
     The PDF is rendered with no lock held; only storing it and setting ``rendered_at`` happen under the row lock,
     so the worker and a holder's download may render at once and one stored file, one ``rendered_at``, results.

@@ -24,7 +24,8 @@ from certifications.certificates import certificate_pdf  # noqa: E402
 def main(runs: int = 20) -> None:
     certificate = SimpleNamespace(number="CPT-2027-482913", holder_name="Casey Morgan",
                                   certification_name="Certified Personal Trainer",
-                                  issued_on=date(2026, 11, 27), valid_through=date(2029, 12, 31))
+                                  issued_on=date(2026, 11, 27), valid_through=date(2029, 12, 31),
+                                  verify_code="uPtTFfI0OuKaIlxx")
     certificate_pdf(certificate=certificate)  # warm up fonts and caches
     times = []
     for _ in range(runs):

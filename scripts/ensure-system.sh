@@ -9,6 +9,8 @@ for fonts in fonts-dejavu-core fonts-noto-core fonts-noto-cjk; do
   dpkg -s "$fonts" >/dev/null 2>&1 || need+=("$fonts")
 done
 command -v pdftotext >/dev/null || need+=(poppler-utils)
+# Tests read the certificate's QR code back from the rendered page (zbarimg); the portal itself never needs it.
+command -v zbarimg >/dev/null || need+=(zbar-tools)
 command -v docker-compose >/dev/null || need+=(docker-compose)
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v pg_ctlcluster >/dev/null || need+=(postgresql)

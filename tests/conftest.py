@@ -59,6 +59,22 @@ def browser_context_args(browser_context_args):
     return {**browser_context_args, "timezone_id": settings.TIME_ZONE}
 
 
+@pytest.fixture(scope="session", autouse=True)
+def signing_keys(tmp_path_factory):
+    """A development signing key and certificate of this run (``manage.py signing_keys_create``), named by the
+    settings (and so by a worker's environment: ``worker_start``) for the whole run."""
+    import io
+
+    from django.core.management import call_command
+
+    folder = tmp_path_factory.mktemp("signing")
+    call_command("signing_keys_create", "--dir", str(folder), stdout=io.StringIO())
+    before = settings.SIGNING_KEY_FILE, settings.SIGNING_CERT_FILE
+    settings.SIGNING_KEY_FILE, settings.SIGNING_CERT_FILE = folder / "key.pem", folder / "cert.pem"
+    yield folder
+    settings.SIGNING_KEY_FILE, settings.SIGNING_CERT_FILE = before
+
+
 @pytest.fixture(autouse=True)
 def reference_data(request, _django_db_marker):
     """Seeded types and caps, again after a transactional test has flushed the tables."""
@@ -181,6 +197,8 @@ def worker_start(*, queue: str, log_path: Path, env: dict[str, str]) -> subproce
         "DATABASE_URL": _database_url(),
         "PRIVATE_MEDIA_ROOT": str(settings.STORAGES["default"]["OPTIONS"]["location"]),
         "CELERY_QUEUE": queue,
+        "SIGNING_KEY_FILE": str(settings.SIGNING_KEY_FILE),
+        "SIGNING_CERT_FILE": str(settings.SIGNING_CERT_FILE),
         **env,
     }
     with open(log_path, "wb") as log:

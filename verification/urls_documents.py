@@ -1,3 +1,9 @@
-"""URLs of the verification app (filled by its module)."""
+"""URLs of the verification app: checking an uploaded certificate PDF (``verification.documents``)."""
 
-urlpatterns = []
+from django.urls import path
+
+from . import documents
+
+urlpatterns = [
+    path("verify/document/", documents.verify_document, name="verify_document"),
+]
