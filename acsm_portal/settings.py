@@ -235,6 +235,9 @@ CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 MESSAGE_TAGS = {40: "danger"}
+# Messages wait in the session (the database), not in a cookie: one may carry a secret shown once (a new provider
+# API token), and a signed cookie is readable.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 # Email: files under var/mail/ in development, SMTP when EMAIL_URL is set.
 if "EMAIL_URL" in env:
@@ -354,6 +357,11 @@ SIGNING_KEY_FILE = env.path("SIGNING_KEY_FILE", default=VAR_DIR / "signing" / "k
 SIGNING_CERT_FILE = env.path("SIGNING_CERT_FILE", default=VAR_DIR / "signing" / "cert.pem")
 # Public verification pages: requests a minute one address may make.
 VERIFY_RATE = env.str("VERIFY_RATE", default="30/m")
+# With the cache (Redis) down, the public pages answer rather than refuse everyone (django-ratelimit).
+RATELIMIT_FAIL_OPEN = True
+# Behind a proxy, the header that carries the visitor's address (e.g. HTTP_X_REAL_IP set by nginx); else the peer's.
+if "RATELIMIT_IP_META_KEY" in env:
+    RATELIMIT_IP_META_KEY = env.str("RATELIMIT_IP_META_KEY")
 
 # Where the lapsed write to apply for reinstatement (reminder emails name it).
 CERTIFICATION_CONTACT_EMAIL = env.str("CERTIFICATION_CONTACT_EMAIL", default="certification@certification.example.org")
