@@ -95,6 +95,24 @@ PAGES = [
 UNSTABLE_CART = ("was removed", "changed from", "late fee was added")
 
 
+def in_process_env(db: str) -> dict[str, str]:
+    """Development settings with DEBUG off (DEBUG keeps every statement in memory: it would be the peak) against
+    database ``db``, for a benchmark that runs the portal's code in its own process: no broker (nothing is queued),
+    mail kept in memory, the clock not moved by settings."""
+    return {
+        "DJANGO_SETTINGS_MODULE": "acsm_portal.settings",
+        "DJANGO_ENV": "development",
+        "DJANGO_DEBUG": "false",
+        "DATABASE_URL": f"postgres://{PG['user']}@{PG['host']}:{PG['port']}/{db}",
+        "CACHE_URL": "locmemcache://",
+        "CELERY_BROKER_URL": "",
+        "REDIS_URL": "",
+        "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+        "PORTAL_TODAY": "",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
 def bench_env(tmp: Path) -> dict[str, str]:
     """Production settings (checked at start-up as in production) against the bench database and Redis."""
     return {

@@ -47,7 +47,7 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-from scripts.bench_pages import CLK_TCK, PG, admin_connect, git_state, jiffies, log, machine  # noqa: E402
+from scripts.bench_pages import CLK_TCK, admin_connect, git_state, in_process_env, jiffies, log, machine  # noqa: E402
 
 DB = "acsm_bench_provider_csv"
 FIRST_MEMBER_ID = 300_001
@@ -57,23 +57,6 @@ COURSES = (("AOL-101", "Behavior Change Coaching for Exercise Professionals", "2
            ("AOL-103", "Balance and Fall Prevention for Older Adults", "5.00"))
 HEADER = ("member_id", "last_name", "course_number", "completed_on", "external_id")
 MIB = 1024 * 1024
-
-
-def bench_env() -> dict[str, str]:
-    """Development settings with DEBUG off (DEBUG keeps every statement in memory) against the benchmark's
-    database; no broker, mail kept in memory, the clock not moved by settings."""
-    return {
-        "DJANGO_SETTINGS_MODULE": "acsm_portal.settings",
-        "DJANGO_ENV": "development",
-        "DJANGO_DEBUG": "false",
-        "DATABASE_URL": f"postgres://{PG['user']}@{PG['host']}:{PG['port']}/{DB}",
-        "CACHE_URL": "locmemcache://",
-        "CELERY_BROKER_URL": "",
-        "REDIS_URL": "",
-        "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
-        "PORTAL_TODAY": "",
-        "LOG_LEVEL": "WARNING",
-    }
 
 
 def typed(name: str) -> str:
@@ -274,7 +257,7 @@ def main() -> int:
     args = parser.parse_args()
     if not 1 <= args.rows <= 10_000 or not 1 <= args.rounds <= 20:
         parser.error("--rows must be 1 to 10,000 (a roster's limit), --rounds 1 to 20")
-    os.environ.update(bench_env())
+    os.environ.update(in_process_env(DB))
     import django
 
     django.setup()

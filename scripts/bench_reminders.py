@@ -57,7 +57,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
 from scripts import bench_pages  # noqa: E402  (after the path: run as a script)
-from scripts.bench_pages import CLK_TCK, PG, Plan, admin_connect, git_state, jiffies, log, machine  # noqa: E402
+from scripts.bench_pages import CLK_TCK, Plan, admin_connect, git_state, in_process_env, jiffies, log, machine  # noqa: E402
 
 DB = "acsm_bench_reminders"
 # People's zones in turn by id (id % 4); at the measured instant the first three are in their sending hours.
@@ -65,23 +65,6 @@ ZONES = ("America/New_York", "America/Chicago", "America/Los_Angeles", "Pacific/
 # The instant of the run: this time of day in this zone, this many days before the cycles' end.
 AT_ZONE, AT_TIME, DAYS_BEFORE = "America/Los_Angeles", clock_time(8, 5), 30
 MIB = 1024 * 1024
-
-
-def bench_env() -> dict[str, str]:
-    """Development settings with DEBUG off (DEBUG keeps every statement in memory: it would be the peak) against the
-    benchmark's database; no broker (nothing is queued), mail kept in memory, the clock not moved by settings."""
-    return {
-        "DJANGO_SETTINGS_MODULE": "acsm_portal.settings",
-        "DJANGO_ENV": "development",
-        "DJANGO_DEBUG": "false",
-        "DATABASE_URL": f"postgres://{PG['user']}@{PG['host']}:{PG['port']}/{DB}",
-        "CACHE_URL": "locmemcache://",
-        "CELERY_BROKER_URL": "",
-        "REDIS_URL": "",
-        "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
-        "PORTAL_TODAY": "",
-        "LOG_LEVEL": "WARNING",
-    }
 
 
 # --- the database -------------------------------------------------------------------------------
@@ -454,7 +437,7 @@ def main() -> int:
     args = parser.parse_args()
     if not 10_000 <= args.users <= 1_000_000 or not 1 <= args.rounds <= 9:
         parser.error("--users must be 10,000 to 1,000,000, --rounds 1 to 9")
-    os.environ.update(bench_env())
+    os.environ.update(in_process_env(DB))
     import django
 
     django.setup()
