@@ -1,7 +1,13 @@
+import os
+
+import boto3
+import redis
+from botocore.config import Config as BotoConfig
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.views import LoginView
+from django.core.files.storage import FileSystemStorage, storages
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
@@ -80,6 +86,66 @@ def _broker_state() -> str:
         with Connection(settings.CELERY_BROKER_URL, connect_timeout=2) as conn:
             conn.ensure_connection(max_retries=1, interval_start=0, timeout=2)
     except Exception as exc:
+        return f"down: {exc.__class__.__name__}"
+    return "ok"
+
+
+@login_not_required
+@never_cache
+@require_GET
+def readyz(request):
+    """Readiness: whether this node can serve requests now, each shared service checked on its own.
+
+    Answers 200 JSON ``{"postgres": "ok", "redis": "ok", "storage": "ok"}`` when PostgreSQL answers ``SELECT 1``,
+    the Celery broker (Redis) answers a ping and the default storage (the S3 bucket, or the local folder) is
+    reachable; 503 with the same keys when any is not, the failed ones reading ``"down: <error class>"``. Each check
+    gives up within about two seconds. ``redis`` reads ``"in-process"`` (ready) when tasks run in-process (the demo).
+    ``/healthz`` stays the liveness check (the process answers); a load balancer sends traffic on this one.
+    """
+    checks = {"postgres": _database_state(), "redis": _redis_state(), "storage": _storage_state()}
+    ready = all(state in ("ok", "in-process") for state in checks.values())
+    return JsonResponse(checks, status=200 if ready else 503)
+
+
+READY_TIMEOUT = 2  # seconds each readiness check may take to connect, and again to get its answer
+
+
+def _redis_state() -> str:
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return "in-process"
+    url = settings.CELERY_BROKER_URL
+    try:
+        if url.startswith(("redis://", "rediss://")):
+            client = redis.Redis.from_url(url, socket_connect_timeout=READY_TIMEOUT, socket_timeout=READY_TIMEOUT)
+            try:
+                client.ping()
+            finally:
+                client.close()
+        else:  # another broker: a connection is its ping
+            with Connection(url, connect_timeout=READY_TIMEOUT) as conn:
+                conn.ensure_connection(max_retries=1, interval_start=0, timeout=READY_TIMEOUT)
+    except Exception as exc:  # any client failure means "down"
+        return f"down: {exc.__class__.__name__}"
+    return "ok"
+
+
+def _storage_state() -> str:
+    store = storages["default"]
+    try:
+        if hasattr(store, "bucket_name") and hasattr(store, "client_config"):  # django-storages' S3Storage
+            config = BotoConfig(connect_timeout=READY_TIMEOUT, read_timeout=READY_TIMEOUT,
+                                retries={"mode": "standard", "max_attempts": 1})
+            client = boto3.session.Session().client(
+                "s3", endpoint_url=store.endpoint_url or None, region_name=store.region_name or None,
+                aws_access_key_id=store.access_key or None, aws_secret_access_key=store.secret_key or None,
+                config=store.client_config.merge(config) if store.client_config else config)
+            client.head_bucket(Bucket=store.bucket_name)
+        elif isinstance(store, FileSystemStorage):  # the demo's local folder
+            if not os.path.isdir(store.location):
+                return "down: no folder"
+        else:
+            store.exists(".readyz")  # any other storage: one cheap look
+    except Exception as exc:  # any client failure means "down"
         return f"down: {exc.__class__.__name__}"
     return "ok"
 

@@ -9,7 +9,8 @@ admin.site.site_title = "MyACSM staff"
 
 urlpatterns = [
     path("", account_views.home, name="home"),
-    path("healthz", account_views.healthz, name="healthz"),
+    path("healthz", account_views.healthz, name="healthz"),  # liveness: the process answers
+    path("readyz", account_views.readyz, name="readyz"),  # readiness: Postgres, Redis and the storage answer
     path("accounts/login/", account_views.PortalLoginView.as_view(), name="login"),
     path("accounts/profile/", account_views.profile, name="profile"),
     path("accounts/email/", account_views.email_preferences, name="email_preferences"),

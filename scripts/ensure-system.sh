@@ -11,6 +11,8 @@ done
 command -v pdftotext >/dev/null || need+=(poppler-utils)
 # Tests read the certificate's QR code back from the rendered page (zbarimg); the portal itself never needs it.
 command -v zbarimg >/dev/null || need+=(zbar-tools)
+# The multi-node test puts nginx in front of two web nodes (tests/nodes/, deploy/nginx.conf).
+test -x /usr/sbin/nginx || command -v nginx >/dev/null || need+=(nginx)
 command -v docker-compose >/dev/null || need+=(docker-compose)
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v pg_ctlcluster >/dev/null || need+=(postgresql)

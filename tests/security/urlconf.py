@@ -22,6 +22,7 @@ PUBLIC = frozenset({
     "password_reset_confirm",
     "password_reset_complete",
     "healthz",
+    "readyz",  # the readiness check of load balancers: which shared services answer, nothing else
     "stripe_webhook",  # csrf_exempt, verified by its Stripe signature instead
     "email_unsubscribe",  # csrf_exempt (RFC 8058 one-click), the signed token in its URL is the proof
     "admin:login",
