@@ -81,7 +81,8 @@ SUSPENDED_NOTE = ('<dd class="small">This certification is suspended after a fai
 CERTIFICATE = """<a class="tile-certificate d-flex align-items-center gap-2 mt-3" href="{url}">
         <img src="{icon}" alt="" width="44" height="34">
         <span>Download your certificate<span class="d-block small text-body-secondary">No. {number} · valid through {valid_through}</span></span>
-      </a>"""
+      </a>
+      <a class="tile-badge d-inline-block small mt-1" href="{badge_url}">Open Badge<span class="visually-hidden"> of certificate No. {number}</span></a>"""
 IN_CART = """<form method="post" action="{remove_url}" class="js-tile-action d-flex flex-wrap align-items-center gap-2">{csrf}
           {badge}
           <button type="submit" class="btn btn-remove" aria-label="Remove {code} renewal from cart"><span aria-hidden="true">✕</span></button>
@@ -136,6 +137,7 @@ def tiles_html(tiles: list[Tile], *, today: date, zone_label: str, csrf_token: s
         if tile.certificate_number:
             certificate = CERTIFICATE.format(
                 url=escape(reverse("certificate_download", args=[tile.certificate_number])),
+                badge_url=escape(reverse("badge_download", args=[tile.certificate_number])),
                 icon=escape(static("img/certificate.svg")), number=escape(tile.certificate_number),
                 valid_through=format_date(tile.certificate_valid_through),
             )

@@ -161,6 +161,7 @@ SCOPED: dict[str, Scoped] = {
     "cpr_draft_discard": Scoped(cpr_draft, certification_id, [Probe("post", 302)]),
     "cpr_file_download": Scoped(cpr_draft_file, lambda f: {"key": f.key}, [Probe("get", 200)]),
     "certificate_download": Scoped(certificate, lambda c: {"number": c.number}, [Probe("get", 200)]),
+    "badge_download": Scoped(certificate, lambda c: {"number": c.number}, [Probe("get", 200)]),
     "cart_renew": Scoped(renewable, certification_id, [Probe("post", 302)]),
     "cart_remove": Scoped(renewal_in_cart, certification_id, [Probe("post", 302)]),
     # An empty payment method: the owner is told so (400) without a call to Stripe.
