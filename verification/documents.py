@@ -24,6 +24,8 @@ from acsm_portal.signing import SIGNER_NAME, NotAPdf, PdfSignatureCheck, pdf_sig
 from acsm_portal.uploads import clean_name
 from certifications.models import Certificate
 
+from .selectors import live_status
+
 MAX_PDF_BYTES = 5 * 1024 * 1024
 MAX_PDF_LABEL = "5 MB"
 # The verify page's address and the certificate number, as certificate_pdf writes them into the subject.
@@ -113,6 +115,11 @@ def document_check(*, data: bytes) -> DocumentCheck:
         outcomes.append(Outcome("Certificate", False, "The document names no certificate on record."))
         return DocumentCheck(False, "Not valid: no such certificate on record", outcomes, found)
     outcomes.append(Outcome("Certificate", True, f"It is certificate {certificate.number}, on record."))
+    # Its status at this moment, as its verify page says it (the stored one may wait for the hourly refresh).
+    certificate.status = live_status(certificate)
+    if certificate.status != Certificate.Status.ACTIVE:
+        return DocumentCheck(True, f"A genuine document from {SIGNER_NAME}, unchanged, but the certificate is "
+                                   f"{certificate.get_status_display()} today", outcomes, found, certificate)
     return DocumentCheck(True, f"Valid: a genuine certificate from {SIGNER_NAME}, unchanged", outcomes, found,
                          certificate)
 

@@ -32,9 +32,13 @@ def _public_json(data: dict, *, status: int = 200, max_age: int = 0) -> JsonResp
 @require_GET
 def badge_download(request, number: str):
     """The holder's certificate ``number`` as a signed Open Badges 3.0 credential (``<number>.jwt``,
-    ``application/vc+jwt``). Only its holder may download it: anyone else's, an unknown or a void one is 404."""
+    ``application/vc+jwt``). Only its holder may download it: anyone else's, an unknown, a void, a revoked or a
+    suspended one is 404."""
     certificate = (Certificate.objects.select_related("certification__user", "certification__certification_type")
-                   .filter(certification__user=request.user, number=number, voided_at__isnull=True).first())
+                   .filter(certification__user=request.user, number=number, voided_at__isnull=True)
+                   # Not while revoked or suspended: a credential signed now would pass any check that skips its
+                   # status.
+                   .exclude(status__in=[Certificate.Status.REVOKED, Certificate.Status.SUSPENDED]).first())
     if certificate is None:
         raise Http404("No such certificate.")
     response = HttpResponse(badges.badge_sign(certificate=certificate), content_type=badges.MEDIA_TYPE)

@@ -10,7 +10,7 @@ import html
 import io
 import re
 import stat
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 import time_machine
@@ -203,11 +203,24 @@ def test_a_genuine_pdf_of_a_revoked_certificate_says_so(client, signed, certific
     Certificate.objects.filter(pk=certificate.pk).update(status=Certificate.Status.REVOKED)
     response = upload(client, signed)
     page = response.content.decode()
-    assert verdict(response) == "Valid: a genuine certificate from MyACSM Certification, unchanged"
+    assert verdict(response) == ("A genuine document from MyACSM Certification, unchanged, but the certificate is "
+                                 "Revoked today")
+    assert 'class="alert alert-warning h4 mb-3" id="document-verdict"' in page
     assert text(re.search(r'id="document-status">(.*?)</span>', page)[1]) == "Revoked"
     assert 'class="badge text-bg-danger" id="document-status"' in page
     assert text(re.search(r'id="document-standing">(.*?)</p>', page)[1]) == (
         "The document is genuine, but the certificate is Revoked today.")
+
+
+@pytest.mark.django_db
+def test_the_check_says_the_status_of_this_moment_not_the_stored_one(client, signed, certificate):
+    """Past its valid-through day the certificate is in its grace period at once, before the hourly refresh."""
+    with time_machine.travel(datetime.combine(certificate.valid_through + timedelta(days=5), time(12),
+                                              tzinfo=UTC), tick=False):
+        response = upload(client, signed)
+    assert Certificate.objects.get(pk=certificate.pk).status == Certificate.Status.ACTIVE  # stored: not yet moved
+    assert verdict(response) == ("A genuine document from MyACSM Certification, unchanged, but the certificate is "
+                                 "Expired (grace period) today")
 
 
 @pytest.mark.django_db
