@@ -243,7 +243,8 @@ def credential_status(*, certificate: Certificate) -> dict:
 
 @dataclass(frozen=True)
 class Outcome:
-    """One check of a credential: its name ("Signature", "Dates", "Status"), whether it passed, and why in words."""
+    """One check on a check page (a credential's, a PDF's): its name ("Signature", "Dates", "Status", "Whole
+    document"), whether it passed, and what was found, in words."""
 
     name: str
     passed: bool

@@ -24,6 +24,7 @@ from acsm_portal.signing import SIGNER_NAME, NotAPdf, PdfSignatureCheck, pdf_sig
 from acsm_portal.uploads import clean_name
 from certifications.models import Certificate
 
+from .badges import Outcome  # one check's outcome, as the credential check has them
 from .selectors import live_status
 
 MAX_PDF_BYTES = 5 * 1024 * 1024
@@ -41,15 +42,6 @@ STATUS_TONES = {
     Certificate.Status.SUSPENDED: "danger",
     Certificate.Status.REVOKED: "danger",
 }
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """One check on the page: ``name`` ("Signature"), whether it ``passed``, and what was found, in words."""
-
-    name: str
-    passed: bool
-    detail: str
 
 
 @dataclass(frozen=True)
