@@ -18,13 +18,15 @@ import django  # noqa: E402
 
 django.setup()
 
+from acsm_portal import clock  # noqa: E402
 from certifications.certificates import certificate_pdf  # noqa: E402
 
 
 def main(runs: int = 20) -> None:
-    certificate = SimpleNamespace(number="CPT-2027-482913", holder_name="Casey Morgan",
+    today = clock.today()
+    certificate = SimpleNamespace(number=f"CPT-{today.year + 1}-482913", holder_name="Casey Morgan",
                                   certification_name="Certified Personal Trainer",
-                                  issued_on=date(2026, 11, 27), valid_through=date(2029, 12, 31),
+                                  issued_on=today, valid_through=date(today.year + 3, 12, 31),
                                   verify_code="uPtTFfI0OuKaIlxx")
     certificate_pdf(certificate=certificate)  # warm up fonts and caches
     times = []
