@@ -137,6 +137,52 @@ def certificate_render(*, certificate_id: int) -> Certificate:
     return certificate
 
 
+def certificate_rerender(*, certificate_id: int) -> Certificate:
+    """Render certificate ``certificate_id``'s PDF again and store it in place of the one stored (same fixed name),
+    for a PDF made before certificates were signed and carried their QR code. A void certificate is left as it is.
+    Returns the certificate. Raises ``Certificate.DoesNotExist``, and ``OSError`` when the file cannot be written."""
+    certificate = Certificate.objects.get(pk=certificate_id)
+    if certificate.is_void:
+        return certificate
+    content = certificate_pdf(certificate=certificate)
+    with transaction.atomic():
+        certificate = Certificate.objects.select_for_update().get(pk=certificate_id)
+        storage = certificate.pdf.storage
+        name = certificate_file_name(certificate, "")
+        if storage.exists(name):
+            storage.delete(name)
+        certificate.pdf.save(name, ContentFile(content), save=False)
+        certificate.rendered_at = clock.now()
+        certificate.save(update_fields=["pdf", "rendered_at"])
+    return certificate
+
+
+def is_signed_pdf(data: bytes) -> bool:
+    """Whether ``data`` (a stored certificate PDF) carries a signature: a signed PDF's signature dictionary has a
+    ``/ByteRange`` (ISO 32000-1, 12.8.1); one rendered before signing has none."""
+    return b"/ByteRange" in data
+
+
+def certificates_unsigned(*, batch: int = 200):
+    """The ids of stored, not void certificates whose PDF carries no signature, read in batches of ``batch`` (each
+    file read once). Yields ids, ascending."""
+    last = 0
+    while True:
+        found = list(Certificate.objects.filter(pk__gt=last, voided_at__isnull=True).exclude(pdf="")
+                     .order_by("pk").only("pk", "pdf")[:batch])
+        if not found:
+            return
+        last = found[-1].pk
+        for certificate in found:
+            try:
+                with certificate.pdf.open("rb") as stored:
+                    data = stored.read()
+            except FileNotFoundError:
+                continue  # the file is gone: certificate_render makes it when it is next asked for
+            if not is_signed_pdf(data):
+                yield certificate.pk
+
+
 def certificates_unrendered_requeue(*, after: timedelta) -> list[int]:
     """Queue the render of every certificate issued more than ``after`` ago (and within ``jobs.SWEEP_WINDOW``),
     not rendered yet (its job was lost: a worker died, the broker was down, every retry failed) and not void (its
