@@ -7,12 +7,16 @@ each one email listing them all and stamps them ``digest_sent_at``. Hourly rathe
 the portal's: each person gets it in their own daytime, wherever they live, and a run lost to a broker or SMTP
 outage is caught up at the next hour (a credit stays due until its email is sent), so no sweeper is needed.
 
-Exactly once: the person's due completions are locked (``NOWAIT``: a person another run holds is left to it) and
-stay locked until the email is sent and the stamps are written in the same transaction. A run that finds them
-locked skips the person; one that comes after finds them stamped, or any of the person's completions stamped on
-their date, and sends nothing: one email a day, each credit in one email. A worker killed while sending leaves
-nothing stamped (the transaction rolls back) and the next run sends it. The lock is held for one SMTP exchange
-(``EMAIL_TIMEOUT`` at most) on rows only a provider's retraction writes, which waits for it.
+Exactly once, with no row lock held while sending: a run claims the person's due completions in a short
+transaction (``digest_claimed_at``, rows locked ``SKIP LOCKED`` for that transaction only), sends the email with
+nothing locked, then stamps them ``digest_sent_at`` and clears the claim in one update. A run that finds any of the
+person's due completions held by another (locked by its claim, or claimed less than ``jobs.CLAIM`` ago) leaves the
+person to it ("busy"), even a credit posted since: that one waits for the next day's digest. A run that comes after
+finds them stamped, or any of the person's completions stamped on their date, and sends nothing: one email a day,
+each credit in one email. A send that fails releases the claim and raises, the credits still due. A worker killed
+while sending leaves a claim that expires after ``jobs.CLAIM`` (longer than a job may run); the next hourly run
+then sends it. A provider's retraction never waits for a digest: a credit retracted while its email is on its way
+is in that email, and is stamped with the rest.
 
 The digest is a notice of credits posted on the person's record, not a reminder: it is always sent, whatever
 their reminder preference (the email preferences page lists it under "Always sent").
@@ -24,8 +28,8 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import OperationalError, transaction
-from django.db.models import QuerySet
+from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.urls import reverse
 
 from acsm_portal import clock, jobs
@@ -43,7 +47,6 @@ SEND_FROM_HOUR, SEND_UNTIL_HOUR = 8, 21
 # People per send job.
 SEND_CHUNK = 100
 TEMPLATE = "emails/provider_credits"
-LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a NOWAIT lock another transaction holds
 
 
 def in_sending_hours(at: datetime) -> bool:
@@ -122,7 +125,8 @@ def provider_credit_digests_send(*, user_ids: list[int]) -> dict[str, int]:
     sending hours or they had a digest on their date already ("later"); a person with nothing due (sent by
     another run, retracted meanwhile) counts as "none". Returns ``{"sent": emails, "credits": credits listed,
     "busy": people, "later": people, "none": people}``. Raises what sending raises (``OSError``,
-    ``SMTPException``), the person's credits left due, for the task to retry; those sent before stay sent.
+    ``SMTPException``), the person's credits left due and their claim released, for the task to retry; those sent
+    before stay sent.
     """
     counts = {"sent": 0, "credits": 0, "busy": 0, "later": 0, "none": 0}
     for user_id in user_ids:
@@ -133,25 +137,52 @@ def provider_credit_digests_send(*, user_ids: list[int]) -> dict[str, int]:
 
 
 def _person_send(user_id: int) -> tuple[str, int]:
-    now = clock.now()
+    claimed_at = clock.now()
+    outcome, completions = _claim(user_id, claimed_at)
+    if outcome != "claimed":
+        return outcome, 0
+    user = completions[0].user
     try:
-        with transaction.atomic():
-            completions = list(_due().filter(user_id=user_id).select_for_update(nowait=True, of=("self",))
-                               .select_related("user", "course", "provider").order_by("completed_on", "id"))
-            if not completions:
-                return "none", 0
-            user = completions[0].user
-            local = now.astimezone(clock.zone_for(user))
-            if not in_sending_hours(local) or Completion.objects.filter(
-                    user_id=user_id, digest_sent_at__gte=_day_start(local)).exists():
-                return "later", 0
-            digest = digest_message(user=user, completions=completions)
-            mail_send(to=user.email, subject=digest.subject, template=TEMPLATE, context=digest.context)
-            Completion.objects.filter(pk__in=[c.pk for c in completions]).update(digest_sent_at=clock.now())
-    except OperationalError as exc:
-        if getattr(exc.__cause__, "sqlstate", None) != LOCK_NOT_AVAILABLE:  # psycopg 3's name for the SQLSTATE
-            raise
-        log.info("Digest of user %s left to the run that holds their credits", user_id)
-        return "busy", 0
+        digest = digest_message(user=user, completions=completions)
+        mail_send(to=user.email, subject=digest.subject, template=TEMPLATE, context=digest.context)
+    except BaseException:
+        _release(completions, claimed_at)
+        raise
+    stamped = Completion.objects.filter(pk__in=[c.pk for c in completions], digest_claimed_at=claimed_at).update(
+        digest_sent_at=clock.now(), digest_claimed_at=None)
+    if stamped != len(completions):  # the claim outlived jobs.CLAIM and another run took some: they may go twice
+        log.warning("Digest of user %s: %s of its %s credits were no longer claimed when stamped", user_id,
+                    len(completions) - stamped, len(completions))
     log.info("Sent user %s the digest of provider credits %s", user_id, [c.pk for c in completions])
     return "sent", len(completions)
+
+
+def _claim(user_id: int, claimed_at: datetime) -> tuple[str, list[Completion]]:
+    """In one short transaction: the person's due completions, claimed at ``claimed_at``, with ``"claimed"``; or
+    ``("none" | "busy" | "later", [])``, nothing claimed. Busy when another run holds any of them (locked by its
+    own claim now, or claimed less than ``jobs.CLAIM`` ago)."""
+    due = _due().filter(user_id=user_id)
+    with transaction.atomic():
+        # Read without locking first: a row seen here but not taken below is another run's.
+        seen = set(due.values_list("pk", flat=True))
+        if not seen:
+            return "none", []
+        completions = list(due.filter(Q(digest_claimed_at__isnull=True)
+                                      | Q(digest_claimed_at__lte=claimed_at - jobs.CLAIM))
+                           .select_for_update(skip_locked=True, of=("self",))
+                           .select_related("user", "course", "provider").order_by("completed_on", "id"))
+        if seen - {c.pk for c in completions}:  # also when another run stamped them between the two reads
+            log.info("Digest of user %s left to the run that holds their credits", user_id)
+            return "busy", []
+        local = claimed_at.astimezone(clock.zone_for(completions[0].user))
+        if not in_sending_hours(local) or Completion.objects.filter(
+                user_id=user_id, digest_sent_at__gte=_day_start(local)).exists():
+            return "later", []
+        Completion.objects.filter(pk__in=[c.pk for c in completions]).update(digest_claimed_at=claimed_at)
+    return "claimed", completions
+
+
+def _release(completions: list[Completion], claimed_at: datetime) -> None:
+    """Give back the claim taken at ``claimed_at`` on ``completions`` (theirs still), leaving them due."""
+    Completion.objects.filter(pk__in=[c.pk for c in completions], digest_claimed_at=claimed_at).update(
+        digest_claimed_at=None)

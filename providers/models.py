@@ -111,6 +111,8 @@ class Completion(models.Model):
     retraction_reason = models.CharField(max_length=500, blank=True)
     digest_sent_at = models.DateTimeField(null=True, blank=True,
                                           help_text="When the certificant's daily digest named it.")
+    digest_claimed_at = models.DateTimeField(null=True, blank=True,
+                                             help_text="When a digest run took it to send (cleared once sent).")
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -11,10 +11,10 @@ import time_machine
 from celery.schedules import crontab
 from django.conf import settings
 from django.core import mail
-from django.db import connection
+from django.db import connection, transaction
 from django.urls import reverse
 
-from acsm_portal import clock
+from acsm_portal import clock, jobs
 from providers import digest
 from providers.digest import provider_credit_digests_queue, provider_credit_digests_send
 from providers.models import Completion
@@ -186,11 +186,45 @@ def test_a_failed_send_leaves_the_credits_due(casey, courses, day, earned, monke
         monkeypatch.setattr(digest, "mail_send", refused)
         with pytest.raises(SMTPException):
             provider_credit_digests_send(user_ids=[casey.pk])
-        assert Completion.objects.get(pk=completion.pk).digest_sent_at is None
+        assert Completion.objects.filter(pk=completion.pk).values("digest_sent_at", "digest_claimed_at").get() == {
+            "digest_sent_at": None, "digest_claimed_at": None}
         assert provider_credit_digests_queue() == [casey.pk]
         monkeypatch.undo()
         assert provider_credit_digests_send(user_ids=[casey.pk]) == counts(sent=1, credits=1)
     assert len(mail.outbox) == 1
+    assert Completion.objects.filter(pk=completion.pk).values("digest_sent_at", "digest_claimed_at").get() == {
+        "digest_sent_at": at(day, 9, zone=CHICAGO), "digest_claimed_at": None}
+
+
+@pytest.mark.django_db
+def test_a_claim_keeps_other_runs_away_until_it_expires(casey, courses, day, earned):
+    """A worker killed while sending leaves its claim: other runs leave the person alone for jobs.CLAIM, then send."""
+    eim, strength = courses
+    now = at(day, 9, zone=CHICAGO)
+    with time_machine.travel(now, tick=False):
+        held = post(eim, casey, earned, "X-1")
+        fresh = post(strength, casey, earned, "Y-1")  # unclaimed, yet the person is held: one email a day
+        Completion.objects.filter(pk=held.pk).update(digest_claimed_at=now - jobs.CLAIM + timedelta(seconds=1))
+        assert provider_credit_digests_queue() == [casey.pk]
+        assert provider_credit_digests_send(user_ids=[casey.pk]) == counts(busy=1)
+        assert mail.outbox == []
+        assert dict(Completion.objects.values_list("pk", "digest_claimed_at")) == {
+            held.pk: now - jobs.CLAIM + timedelta(seconds=1), fresh.pk: None}
+        Completion.objects.filter(pk=held.pk).update(digest_claimed_at=now - jobs.CLAIM)
+        assert provider_credit_digests_send(user_ids=[casey.pk]) == counts(sent=1, credits=2)
+    [message] = mail.outbox
+    assert message.subject == "2 new credits reported by your providers"
+    assert set(Completion.objects.values_list("pk", "digest_sent_at", "digest_claimed_at")) == {
+        (held.pk, now, None), (fresh.pk, now, None)}
+
+
+@pytest.mark.django_db
+def test_a_person_left_for_later_is_not_claimed(casey, courses, day, earned):
+    with time_machine.travel(at(day, 7, zone=CHICAGO), tick=False):
+        completion = post(courses[0], casey, earned, "X-1")
+        assert provider_credit_digests_send(user_ids=[casey.pk]) == counts(later=1)
+    assert Completion.objects.filter(pk=completion.pk).values("digest_sent_at", "digest_claimed_at").get() == {
+        "digest_sent_at": None, "digest_claimed_at": None}
 
 
 @pytest.mark.django_db
@@ -236,8 +270,8 @@ def test_the_email_preferences_say_the_digest_is_always_sent(user_client):
 
 @pytest.mark.django_db(transaction=True)
 def test_two_runs_at_once_send_one_email(casey, courses, day, earned, monkeypatch):
-    """Run A holds Casey's credits while its email is on its way; run B, meanwhile, leaves her to A; after A, B
-    finds her digest of the day sent."""
+    """Run A claims Casey's credits and holds no lock while its email is on its way; run B, meanwhile, finds them
+    claimed and leaves her to A; after A, B finds her digest of the day sent."""
     eim, strength = courses
     sending, release = threading.Event(), threading.Event()
     real_send = digest.mail_send
@@ -264,6 +298,11 @@ def test_two_runs_at_once_send_one_email(casey, courses, day, earned, monkeypatc
         try:
             assert sending.wait(PATIENCE)
             monkeypatch.setattr(digest, "mail_send", real_send)
+            # A's claim is committed and no row is locked while it sends: a NOWAIT lock is had at once.
+            with transaction.atomic():
+                claimed = list(Completion.objects.select_for_update(nowait=True).filter(user=casey)
+                               .values_list("external_id", "digest_claimed_at", "digest_sent_at"))
+            assert claimed == [("X-1", at(day, 10, zone=CHICAGO), None)]
             # A credit posted while A is sending: B still leaves Casey to A, not a second email the same day.
             post(strength, casey, earned, "Y-1")
             assert provider_credit_digests_send(user_ids=[casey.pk]) == counts(busy=1)
@@ -274,4 +313,40 @@ def test_two_runs_at_once_send_one_email(casey, courses, day, earned, monkeypatc
     with time_machine.travel(at(day, 11, zone=CHICAGO), tick=False):
         assert provider_credit_digests_send(user_ids=[casey.pk]) == counts(later=1)
     assert [m.subject for m in mail.outbox] == ["1 new credit reported by ACSM Online Learning"]
-    assert Completion.objects.filter(digest_sent_at__isnull=True).get().external_id == "Y-1"
+    assert set(Completion.objects.values_list("external_id", "digest_sent_at", "digest_claimed_at")) == {
+        ("X-1", at(day, 10, zone=CHICAGO), None), ("Y-1", None, None)}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_meeting_another_runs_claim_in_progress_leaves_the_person(casey, courses, day, earned):
+    """While run A's claim transaction has Casey's credits locked (not yet committed), run B skips the locked rows and
+    leaves her to A rather than waiting or sending what is left."""
+    eim, strength = courses
+    with time_machine.travel(at(day, 9, zone=CHICAGO), tick=False):
+        post(eim, casey, earned, "X-1")
+        post(strength, casey, earned, "Y-1")
+    locked, release = threading.Event(), threading.Event()
+
+    def claiming():
+        try:
+            with transaction.atomic():
+                list(Completion.objects.select_for_update().filter(external_id="X-1"))
+                locked.set()
+                assert release.wait(PATIENCE)
+        finally:
+            connection.close()
+
+    a = threading.Thread(target=claiming)
+    a.start()
+    try:
+        assert locked.wait(PATIENCE)
+        with time_machine.travel(at(day, 10, zone=CHICAGO), tick=False):
+            assert provider_credit_digests_send(user_ids=[casey.pk]) == counts(busy=1)
+    finally:
+        release.set()
+        a.join(PATIENCE)
+    assert mail.outbox == []
+    assert set(Completion.objects.values_list("external_id", "digest_sent_at", "digest_claimed_at")) == {
+        ("X-1", None, None), ("Y-1", None, None)}
+    with time_machine.travel(at(day, 10, zone=CHICAGO), tick=False):
+        assert provider_credit_digests_send(user_ids=[casey.pk]) == counts(sent=1, credits=2)
