@@ -7,6 +7,7 @@ from celery import shared_task
 
 from accounts.services import set_password_emails_unsent_requeue
 from audits.services import audit_emails_unsent_requeue
+from certifications.certificate_status import certificate_status_emails_unsent_requeue
 from certifications.certificates import certificates_unrendered_requeue
 from certifications.cpr.services import cpr_decision_emails_unsent_requeue
 from payments.refunds import refund_emails_unsent_requeue
@@ -21,13 +22,14 @@ log = logging.getLogger(__name__)
 def lost_jobs_requeue(*, after: timedelta = jobs.LOST_AFTER) -> dict[str, list[int]]:
     """Queue again every job called for more than ``after`` ago that is not done and that no live worker holds:
     receipts of paid orders, certificate renders, CPR/AED decision emails, set-password emails, refund emails,
-    audit emails and reminders.
+    audit emails, reminders and certificate status emails.
     Each job does nothing when it runs twice, so queuing one that was only slow costs nothing.
 
     Returns the ids queued, oldest first, by kind: ``{"receipts": [order ids], "certificates": [certificate ids],
     "cpr_decisions": [upload ids], "set_password": [user ids],
-    "refund_emails": [refund ids], "audit_emails": [audit email ids], "reminders": [reminder ids]}``. See ``acsm_portal.jobs`` for why a job goes
-    missing (the broker down at commit, a worker killed) and how the times fit together.
+    "refund_emails": [refund ids], "audit_emails": [audit email ids], "reminders": [reminder ids],
+    "certificate_status_emails": [certificate log ids]}``. See ``acsm_portal.jobs`` for why a job goes missing
+    (the broker down at commit, a worker killed) and how the times fit together.
     """
     queued = {
         "receipts": order_receipts_unsent_requeue(after=after),
@@ -37,6 +39,7 @@ def lost_jobs_requeue(*, after: timedelta = jobs.LOST_AFTER) -> dict[str, list[i
         "refund_emails": refund_emails_unsent_requeue(after=after),
         "audit_emails": audit_emails_unsent_requeue(after=after),
         "reminders": reminders_unsent_requeue(after=after),
+        "certificate_status_emails": certificate_status_emails_unsent_requeue(after=after),
     }
     if any(queued.values()):
         log.warning("Queued again the lost jobs %s", queued)

@@ -12,11 +12,13 @@ Two kinds of status:
   dates give; nothing leaves Revoked.
 
 Staff moves email the holder, once per move, after commit (``certificate_status_email_task``); a move made for an
-audit or a refund leaves that to the audit's or the refund's own email.
+audit or a refund leaves that to the audit's or the refund's own email. The move's log row says the email is wanted
+and whether it was sent (``email_wanted``, ``email_claimed_at``, ``emailed_at``): the task claims it, sends, stamps
+it, and the sweeper (``certificate_status_emails_unsent_requeue``) queues again what the broker lost.
 """
 
 import logging
-from datetime import date
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -148,12 +150,13 @@ def certificate_transition(*, certificate_id: int, to: str, actor: str, reason: 
             target = to
             _check_move(certificate, to)
         now = clock.now()
+        email_wanted = email_holder and to in STAFF_MOVES
         entry = CertificateLog.objects.create(certificate=certificate, from_status=current, to_status=target,
-                                              actor=actor[:100], reason=reason, at=now)
+                                              actor=actor[:100], reason=reason, at=now, email_wanted=email_wanted)
         certificate.status, certificate.status_changed_at, certificate.status_reason = target, now, reason
         certificate.save(update_fields=["status", "status_changed_at", "status_reason"])
         log.info("%s moved certificate %s from %s to %s", actor, certificate.number, current, target)
-        if email_holder and to in STAFF_MOVES:
+        if email_wanted:
             jobs.queue_after_commit(certificate_status_email_task, entry.pk)
     return certificate, True
 
@@ -313,31 +316,68 @@ _SUBJECTS = {
 
 
 def certificate_status_email_send(*, log_id: int) -> str:
-    """Email the holder about the staff move ``log_id`` (a ``CertificateLog``: suspended, reinstated, revoked):
-    the certificate, its new status in words, when (their time), the reason and its public verify page. Returns
-    "sent", or "not a staff move" for a move by the dates (nothing sent). Raises what sending raises (``OSError``,
-    ``SMTPException``) for the task to retry; ``CertificateLog.DoesNotExist``."""
-    entry = CertificateLog.objects.select_related(
-        "certificate__certification__user", "certificate__certification__certification_type").get(pk=log_id)
-    kind = REINSTATE if entry.from_status == Status.SUSPENDED and entry.to_status in DATED else entry.to_status
-    if kind not in _SUBJECTS:
-        return "not a staff move"
+    """Email the holder about the staff move ``log_id`` (a ``CertificateLog``: suspended, reinstated, revoked),
+    once: the certificate, its new status in words, when (their time), the reason and its public verify page.
+
+    The email is claimed in a short transaction (``email_claimed_at``), sent with no row lock held, then
+    ``emailed_at`` set. Returns what happened: ``"sent"``, ``"no such move"``, ``"not a staff move"`` for a move by
+    the dates, ``"not wanted"`` for a move whose email is left to an audit's or a refund's own, ``"already sent"``,
+    or ``"claimed"`` when another worker took it on less than ``jobs.CLAIM`` ago. When sending fails the claim is
+    let go and the error (``OSError``, ``SMTPException``) raised, for the task to retry.
+    """
+    claimed_at = clock.now()
+    with transaction.atomic():
+        entry = (CertificateLog.objects.select_for_update(of=("self",))
+                 .select_related("certificate__certification__user",
+                                 "certificate__certification__certification_type")
+                 .filter(pk=log_id).first())
+        if entry is None:
+            return "no such move"
+        kind = REINSTATE if entry.from_status == Status.SUSPENDED and entry.to_status in DATED else entry.to_status
+        if kind not in _SUBJECTS:
+            return "not a staff move"
+        if not entry.email_wanted:
+            return "not wanted"
+        if entry.emailed_at is not None:
+            return "already sent"
+        if entry.email_claimed_at is not None and claimed_at - entry.email_claimed_at < jobs.CLAIM:
+            return "claimed"
+        entry.email_claimed_at = claimed_at
+        entry.save(update_fields=["email_claimed_at"])
     certificate = entry.certificate
     certification = certificate.certification
     user = certification.user
-    mail_send(
-        to=user.email,
-        subject=_SUBJECTS[kind].format(code=certification.certification_type.code, number=certificate.number),
-        template=EMAIL_TEMPLATE,
-        context={
-            "user": user,
-            "kind": kind,
-            "certificate": certificate,
-            "status_label": _label(entry.to_status),
-            "at": clock.moment_text(entry.at, user),
-            "reason": entry.reason,
-            "verify_url": settings.PORTAL_BASE_URL.rstrip("/") + reverse("verify", args=[certificate.verify_code]),
-            "contact_email": settings.CERTIFICATION_CONTACT_EMAIL,
-        },
-    )
+    try:
+        mail_send(
+            to=user.email,
+            subject=_SUBJECTS[kind].format(code=certification.certification_type.code, number=certificate.number),
+            template=EMAIL_TEMPLATE,
+            context={
+                "user": user,
+                "kind": kind,
+                "certificate": certificate,
+                "status_label": _label(entry.to_status),
+                "at": clock.moment_text(entry.at, user),
+                "reason": entry.reason,
+                "verify_url": settings.PORTAL_BASE_URL.rstrip("/") + reverse("verify",
+                                                                             args=[certificate.verify_code]),
+                "contact_email": settings.CERTIFICATION_CONTACT_EMAIL,
+            },
+        )
+    except Exception:
+        CertificateLog.objects.filter(pk=log_id, email_claimed_at=claimed_at).update(email_claimed_at=None)
+        raise
+    CertificateLog.objects.filter(pk=log_id).update(emailed_at=clock.now())
     return "sent"
+
+
+def certificate_status_emails_unsent_requeue(*, after: timedelta) -> list[int]:
+    """Queue again every holder email of a staff move (``CertificateLog.email_wanted``) made more than ``after`` ago
+    (and within ``jobs.SWEEP_WINDOW``) and not sent, unless a worker took it on less than ``jobs.CLAIM`` ago.
+    Returns the ``CertificateLog`` ids, oldest first."""
+    waiting = CertificateLog.objects.filter(email_wanted=True, emailed_at__isnull=True)
+    lost = list(jobs.unsent(waiting, called_at="at", claimed_at="email_claimed_at", after=after)
+                .values_list("pk", flat=True))
+    for log_id in lost:
+        jobs.queue(certificate_status_email_task, log_id)
+    return lost

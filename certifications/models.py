@@ -284,7 +284,11 @@ class Certificate(models.Model):
 
 
 class CertificateLog(models.Model):
-    """One move of a certificate's status: from, to, who ("staff:3", "scheduler", "audit"), why, and when."""
+    """One move of a certificate's status: from, to, who ("staff:3", "scheduler", "audit"), why, and when.
+
+    A staff move also calls for an email to the holder (``email_wanted``), sent once by the worker
+    (``certificate_status.certificate_status_email_send``): claimed in a short transaction (``email_claimed_at``),
+    then sent, then ``emailed_at`` set; the sweeper queues again what is wanted and not sent."""
 
     certificate = models.ForeignKey(Certificate, on_delete=models.CASCADE, related_name="log")
     from_status = models.CharField(max_length=10, choices=Certificate.Status.choices)
@@ -292,9 +296,19 @@ class CertificateLog(models.Model):
     actor = models.CharField(max_length=100)
     reason = models.CharField(max_length=500, blank=True)
     at = models.DateTimeField(default=clock.now, editable=False)
+    email_wanted = models.BooleanField(
+        default=False, editable=False, help_text="Whether the move calls for an email to the holder (staff's moves).",
+    )
+    email_claimed_at = models.DateTimeField(
+        null=True, blank=True, editable=False,
+        help_text="When a worker took on the email; another leaves it alone for a while, then takes it over.",
+    )
+    emailed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["at", "id"]
+        indexes = [models.Index(fields=["at"], condition=Q(email_wanted=True, emailed_at__isnull=True),
+                                name="certificate_log_email_unsent")]
 
     def __str__(self):
         return f"{self.certificate.number}: {self.from_status} → {self.to_status}"

@@ -42,8 +42,9 @@ def cpr_drafts_abandoned_remove_task() -> list[int]:
              retry_backoff_max=RETRY_BACKOFF_MAX, max_retries=MAX_RETRIES)
 def certificate_status_email_task(self, log_id: int) -> str:
     """Email the holder about staff's move ``log_id`` of their certificate's status (a ``CertificateLog``:
-    suspended, reinstated, revoked), queued once when the move commits
-    (``certificate_status.certificate_status_email_send``); returns its outcome."""
+    suspended, reinstated, revoked), once: queued when the move commits, again by the sweeper while not sent
+    (``certificate_status.certificate_status_email_send``: claim, send, stamp); returns its outcome ("sent",
+    "already sent", "claimed", ...). Retried on ``OSError``/``SMTPException``, the claim let go in between."""
     from .certificate_status import certificate_status_email_send
 
     return certificate_status_email_send(log_id=log_id)

@@ -76,11 +76,13 @@ def test_a_payment_while_the_broker_is_down_is_paid_shown_and_its_jobs_follow(wo
     assert worker_mail.messages() == []
 
     assert lost_jobs_requeue() == {"receipts": [], "certificates": [], "cpr_decisions": [], "set_password": [],
-                                   "refund_emails": [], "audit_emails": [], "reminders": []}
+                                   "refund_emails": [], "audit_emails": [], "reminders": [],
+                                   "certificate_status_emails": []}
     with time_machine.travel(clock.now() + jobs.LOST_AFTER + timedelta(seconds=1)):
         assert lost_jobs_requeue() == {"receipts": [order.pk], "certificates": [certificate.pk],
                                        "cpr_decisions": [], "set_password": [invited.pk],
-                                       "refund_emails": [], "audit_emails": [], "reminders": []}
+                                       "refund_emails": [], "audit_emails": [], "reminders": [],
+                                       "certificate_status_emails": []}
     wait_until(lambda: len(worker_mail.messages()) == 2,
                what="the worker to send the receipt and the invitation")
     assert sorted(m["Subject"] for m in worker_mail.messages()) == [

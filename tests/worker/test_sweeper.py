@@ -108,7 +108,8 @@ def test_the_sweeper_requeues_what_was_lost_and_running_it_again_sends_nothing_t
 
     assert lost_jobs_requeue() == {"receipts": [never_sent.pk, worker_died.pk], "certificates": [lost_render.pk],
                                    "cpr_decisions": [lost_decision.pk], "set_password": [lost_invite.pk],
-                                   "refund_emails": [], "audit_emails": [], "reminders": []}
+                                   "refund_emails": [], "audit_emails": [], "reminders": [],
+                                   "certificate_status_emails": []}
 
     receipts = sorted(f"Your MyACSM receipt {o.number}" for o in (never_sent, worker_died))
     expected = sorted(["Set your MyACSM password", "Set your MyACSM password",
@@ -130,7 +131,8 @@ def test_the_sweeper_requeues_what_was_lost_and_running_it_again_sends_nothing_t
 
     # Again, here and as the worker's periodic task: nothing is lost any more, nothing is sent or rendered again.
     assert lost_jobs_requeue() == {"receipts": [], "certificates": [], "cpr_decisions": [], "set_password": [],
-                                   "refund_emails": [], "audit_emails": [], "reminders": []}
+                                   "refund_emails": [], "audit_emails": [], "reminders": [],
+                                   "certificate_status_emails": []}
     lost_jobs_requeue_task.delay()
     assert after_marker(worker_mail, 2) == sorted([*expected, "Set your MyACSM password"])
     assert {o.pk: receipt_state(o) for o in (never_sent, worker_died)} == after_first
