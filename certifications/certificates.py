@@ -123,10 +123,15 @@ def certificate_render(*, certificate_id: int) -> Certificate:
     certificate = Certificate.objects.get(pk=certificate_id)
     if certificate.pdf:
         return certificate
-    content = certificate_pdf(certificate=certificate)
+    return _store(certificate_id, certificate_pdf(certificate=certificate), replace=False)
+
+
+def _store(certificate_id: int, content: bytes, *, replace: bool) -> Certificate:
+    """Store ``content`` as the certificate's PDF at its fixed name, under the row lock, and stamp ``rendered_at``;
+    without ``replace``, only when no PDF is stored yet (another render may have stored one meanwhile)."""
     with transaction.atomic():
         certificate = Certificate.objects.select_for_update().get(pk=certificate_id)
-        if not certificate.pdf:
+        if replace or not certificate.pdf:
             storage = certificate.pdf.storage
             name = certificate_file_name(certificate, "")
             if storage.exists(name):
@@ -144,17 +149,7 @@ def certificate_rerender(*, certificate_id: int) -> Certificate:
     certificate = Certificate.objects.get(pk=certificate_id)
     if certificate.is_void:
         return certificate
-    content = certificate_pdf(certificate=certificate)
-    with transaction.atomic():
-        certificate = Certificate.objects.select_for_update().get(pk=certificate_id)
-        storage = certificate.pdf.storage
-        name = certificate_file_name(certificate, "")
-        if storage.exists(name):
-            storage.delete(name)
-        certificate.pdf.save(name, ContentFile(content), save=False)
-        certificate.rendered_at = clock.now()
-        certificate.save(update_fields=["pdf", "rendered_at"])
-    return certificate
+    return _store(certificate_id, certificate_pdf(certificate=certificate), replace=True)
 
 
 def is_signed_pdf(data: bytes) -> bool:

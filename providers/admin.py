@@ -4,6 +4,7 @@ post and retract them, through the services)."""
 from django.contrib import admin
 from django.db.models import Count
 
+from acsm_portal.admin import ReadOnlyAdminMixin
 from acsm_portal.fields import FiniteDecimalAdminMixin
 
 from .models import Completion, Course, Provider, ProviderMember
@@ -55,7 +56,7 @@ class ProviderMemberAdmin(admin.ModelAdmin):
 
 
 @admin.register(Completion)
-class CompletionAdmin(admin.ModelAdmin):
+class CompletionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """What providers posted, to look at: nothing here adds, changes or deletes one."""
 
     list_display = ("external_id", "provider", "member_id", "course_number", "completed_on", "cecs", "state",
@@ -77,15 +78,6 @@ class CompletionAdmin(admin.ModelAdmin):
     @admin.display(description="course", ordering="course__number")
     def course_number(self, completion):
         return completion.course.number
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 import providers.admin_tokens  # noqa: E402, F401  (the API tokens' admin)
