@@ -220,6 +220,22 @@ def person_time_zone_from_browser(*, user: User, name: str) -> bool:
     return True
 
 
+def _choice_set(user_id: int, field: str, value: bool, *, stamp: str = "") -> bool:
+    """Set person ``user_id``'s own choice ``field`` to ``value`` under the row lock (with ``stamp``, a field that
+    takes ``clock.now()``); whether it changed. Raises ``AccountError`` when there is no such user."""
+    with transaction.atomic():
+        person = User.objects.select_for_update().filter(pk=user_id).first()
+        if person is None:
+            raise AccountError("There is no such account.")
+        if getattr(person, field) == value:
+            return False
+        setattr(person, field, value)
+        if stamp:
+            setattr(person, stamp, clock.now())
+        person.save(update_fields=[field, *([stamp] if stamp else [])])
+    return True
+
+
 def email_preferences_update(*, user_id: int, reminders: bool, how: str) -> bool:
     """Turn reminder emails on or off for user ``user_id``; ``how`` says where the person did it, for the log
     (``"preferences page"``, ``"one-click unsubscribe"``, ``"unsubscribe page"``).
@@ -230,15 +246,8 @@ def email_preferences_update(*, user_id: int, reminders: bool, how: str) -> bool
     Receipts, CPR/AED decisions, audit notices and password emails are not reminders and are never affected.
     Raises ``AccountError`` when there is no such user.
     """
-    with transaction.atomic():
-        person = User.objects.select_for_update().filter(pk=user_id).first()
-        if person is None:
-            raise AccountError("There is no such account.")
-        if person.reminders_enabled == reminders:
-            return False
-        person.reminders_enabled = reminders
-        person.reminders_changed_at = clock.now()
-        person.save(update_fields=["reminders_enabled", "reminders_changed_at"])
+    if not _choice_set(user_id, "reminders_enabled", reminders, stamp="reminders_changed_at"):
+        return False
     log.info("Reminder emails of user %s turned %s (%s)", user_id, "on" if reminders else "off", how)
     return True
 
@@ -248,13 +257,7 @@ def person_find_listing_set(*, user_id: int, listed: bool) -> bool:
     choice on their profile page. Under the row lock; setting the value it already has changes nothing and returns
     ``False``, otherwise ``listed_in_find_a_pro`` is saved, logged, and ``True`` returned. Raises ``AccountError``
     when there is no such user."""
-    with transaction.atomic():
-        person = User.objects.select_for_update().filter(pk=user_id).first()
-        if person is None:
-            raise AccountError("There is no such account.")
-        if person.listed_in_find_a_pro == listed:
-            return False
-        person.listed_in_find_a_pro = listed
-        person.save(update_fields=["listed_in_find_a_pro"])
+    if not _choice_set(user_id, "listed_in_find_a_pro", listed):
+        return False
     log.info("User %s %s Find a certified professional", user_id, "joined" if listed else "left")
     return True
